@@ -1,0 +1,182 @@
+"""Publish and consume through kombu; one connection per thread, consumers in their own threads."""
+
+from __future__ import annotations
+
+import logging
+import socket
+import threading
+import time
+from typing import Any, Callable, Optional
+
+from kombu import Connection, Consumer, Exchange, Producer, Queue
+
+from appliance.bus.names import RUN, SCHEDULE, Names
+
+LOG = logging.getLogger(__name__)
+
+Handler = Callable[[str, dict], None]  # (routing_key, body)
+
+
+def _transport_options(url: str) -> dict:
+    # The in-memory transport polls; poll fast so embedded latency stays in milliseconds.
+    return {"polling_interval": 0.005} if url.startswith("memory://") else {}
+
+
+class Subscription:
+    """A consumer loop in a daemon thread; `stop()` ends it."""
+
+    def __init__(self, bus: Bus, queues: list[Queue], handler: Handler, prefetch: int):
+        self._bus = bus
+        self._queues = queues
+        self._handler = handler
+        self._prefetch = prefetch
+        self._stop = threading.Event()
+        self.ready = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True, name=f"bus-{queues[0].name}")
+        self._thread.start()
+
+    def _on_message(self, body: Any, message: Any) -> None:
+        try:
+            self._handler(message.delivery_info.get("routing_key", ""), body)
+        except Exception:  # a failed handler must not kill the consumer; the DB sweep retries
+            LOG.exception("handler failed for message on %s", self._queues[0].name)
+        finally:
+            message.ack()
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                with self._bus.connect() as conn:
+                    channel = conn.channel()
+                    channel.basic_qos(0, self._prefetch, False)
+                    with Consumer(channel, self._queues, callbacks=[self._on_message], accept=["json"]):
+                        self.ready.set()
+                        while not self._stop.is_set():
+                            try:
+                                conn.drain_events(timeout=0.5)
+                            except socket.timeout:
+                                conn.heartbeat_check()
+            except Exception as exc:  # broker restart: reconnect after a pause
+                if self._stop.is_set():
+                    break
+                LOG.warning("bus consumer on %s lost its connection (%s); reconnecting", self._queues[0].name, exc)
+                time.sleep(1)
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(timeout=5)
+
+
+class Bus:
+    """The appliance's exchanges and queues over one kombu URL."""
+
+    def __init__(self, url: str = "memory://", prefix: str = "st2"):
+        self.url = url
+        self.names = Names(prefix)
+        durable = not url.startswith("memory://")
+        self.execution_exchange = Exchange(self.names.execution, "topic", durable=durable)
+        self.output_exchange = Exchange(self.names.execution_output, "topic", durable=durable)
+        self.work_exchange = Exchange(self.names.work, "direct", durable=durable)
+        self.control_exchange = Exchange(self.names.control, "fanout", durable=durable)
+        self._durable = durable
+        self._local = threading.local()
+
+    def connect(self) -> Connection:
+        return Connection(self.url, transport_options=_transport_options(self.url), heartbeat=0)
+
+    def _producer(self) -> Producer:
+        producer = getattr(self._local, "producer", None)
+        if producer is None:
+            conn = self.connect()
+            producer = Producer(conn.channel(), serializer="json")
+            self._local.conn = conn
+            self._local.producer = producer
+        return producer
+
+    def publish(self, exchange: Exchange, routing_key: str, body: dict, persistent: bool = False) -> None:
+        """Send `body`; one retry on a fresh connection if the broker dropped the old one."""
+        for attempt in (1, 2):
+            try:
+                self._producer().publish(
+                    body,
+                    exchange=exchange,
+                    routing_key=routing_key,
+                    declare=[exchange],
+                    delivery_mode=2 if persistent and self._durable else 1,
+                    retry=False,
+                )
+                return
+            except Exception:
+                self._reset_producer()
+                if attempt == 2:
+                    raise
+
+    def _reset_producer(self) -> None:
+        conn = getattr(self._local, "conn", None)
+        self._local.producer = None
+        self._local.conn = None
+        if conn is not None:
+            try:
+                conn.release()
+            except Exception:
+                pass
+
+    # -- the appliance's messages --------------------------------------------------------------
+    def announce_execution(self, event: str, execution: dict) -> None:
+        self.publish(self.execution_exchange, event, execution)
+
+    def announce_output(self, line: dict) -> None:
+        self.publish(self.output_exchange, "create", line)
+
+    def request_schedule(self, execution_id: str) -> None:
+        self.publish(self.work_exchange, SCHEDULE, {"execution_id": execution_id}, persistent=True)
+
+    def request_run(self, execution_id: str) -> None:
+        self.publish(self.work_exchange, RUN, {"execution_id": execution_id}, persistent=True)
+
+    def send_control(self, body: dict) -> None:
+        self.publish(self.control_exchange, "", body)
+
+    # -- consumers -----------------------------------------------------------------------------
+    def _work_queue(self, name: str, key: str) -> Queue:
+        return Queue(name, self.work_exchange, routing_key=key, durable=self._durable, auto_delete=False)
+
+    def consume_schedule(self, handler: Handler, prefetch: int = 32) -> Subscription:
+        return Subscription(self, [self._work_queue(self.names.scheduler_queue, SCHEDULE)], handler, prefetch)
+
+    def consume_run(self, handler: Handler, prefetch: int = 16) -> Subscription:
+        return Subscription(self, [self._work_queue(self.names.runner_queue, RUN)], handler, prefetch)
+
+    def consume_control(self, handler: Handler, name: str) -> Subscription:
+        queue = Queue(f"{self.names.control}.{name}", self.control_exchange, durable=False, auto_delete=True)
+        return Subscription(self, [queue], handler, 64)
+
+    def consume_events(self, handler: Handler, name: str) -> Subscription:
+        """Every execution and output event, for st2stream (a private auto-delete queue)."""
+        queues = [
+            Queue(f"{self.names.execution}.stream.{name}", self.execution_exchange, routing_key="#",
+                  durable=False, auto_delete=True),
+            Queue(f"{self.names.execution_output}.stream.{name}", self.output_exchange, routing_key="#",
+                  durable=False, auto_delete=True),
+        ]
+        return Subscription(self, queues, self._tag_events(handler), 256)
+
+    def _tag_events(self, handler: Handler) -> Handler:
+        # Consumer callbacks lose the exchange; rebuild the stream event name from the body.
+        def tagged(routing_key: str, body: dict) -> None:
+            exchange = self.names.execution_output if "output_type" in body else self.names.execution
+            handler(f"{exchange}__{routing_key}", body)
+
+        return tagged
+
+    def close(self) -> None:
+        self._reset_producer()
+
+
+def wait_ready(subscriptions: list[Subscription], timeout: float = 10.0) -> Optional[Subscription]:
+    """Block until every consumer is attached; returns the first one that is not."""
+    deadline = time.time() + timeout
+    for sub in subscriptions:
+        if not sub.ready.wait(max(0.0, deadline - time.time())):
+            return sub
+    return None

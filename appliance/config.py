@@ -1,0 +1,193 @@
+"""st2.conf: StackStorm's INI file, its section names and defaults that need no external service.
+
+Existing sites' files keep working: unknown sections and keys are ignored (StackStorm has many we do
+not implement), while a known key with a bad value is a ConfigError naming file, section and key.
+"""
+
+from __future__ import annotations
+
+import configparser
+import json
+import os
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+DEFAULT_CONFIG_PATH = "/etc/st2/st2.conf"
+
+
+class ConfigError(Exception):
+    """A config value is unusable; the message names file, section and key."""
+
+
+def _bool(raw: str) -> bool:
+    lowered = raw.strip().lower()
+    if lowered in ("1", "true", "yes", "on"):
+        return True
+    if lowered in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"expected a boolean (true/false), got {raw!r}")
+
+
+def _list(raw: str) -> list[str]:
+    return [item.strip() for item in raw.replace(":", ",").split(",") if item.strip()]
+
+
+def _json_dict(raw: str) -> dict:
+    value = json.loads(raw) if raw.strip() else {}
+    if not isinstance(value, dict):
+        raise ValueError("expected a JSON object")
+    return value
+
+
+# section -> key -> (parser, default). Defaults follow conf/st2.conf.sample, except that the
+# database and the bus default to the embedded engines so that a fresh box needs no service.
+OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
+    "api": {
+        "host": (str, "127.0.0.1"),
+        "port": (int, 9101),
+        "max_page_size": (int, 100),
+        "allow_origin": (_list, []),
+        "public_url": (str, ""),
+    },
+    "auth": {
+        "host": (str, "127.0.0.1"),
+        "port": (int, 9100),
+        "enable": (_bool, True),
+        "mode": (str, "standalone"),
+        "backend": (str, "flat_file"),
+        "backend_kwargs": (_json_dict, {}),
+        "token_ttl": (int, 86400),
+        "service_token_ttl": (int, 86400),
+        "api_url": (str, ""),
+    },
+    "stream": {
+        "host": (str, "127.0.0.1"),
+        "port": (int, 9102),
+        "heartbeat": (float, 25.0),
+    },
+    "database": {
+        "url": (str, ""),
+        "host": (str, ""),
+        "port": (int, 27017),
+        "db_name": (str, "st2"),
+        "username": (str, ""),
+        "password": (str, ""),
+        "path": (str, ""),
+        "synchronous": (str, "NORMAL"),
+    },
+    "messaging": {
+        "url": (str, "memory://"),
+        "prefix": (str, "st2"),
+    },
+    "coordination": {
+        "url": (str, ""),
+    },
+    "system": {
+        "base_path": (str, "/opt/stackstorm"),
+        "data_path": (str, ""),
+    },
+    "content": {
+        "system_packs_base_path": (str, ""),
+        "packs_base_paths": (_list, []),
+    },
+    "actionrunner": {
+        "python_binary": (str, ""),
+        "virtualenv_binary": (str, ""),
+        "stream_output": (_bool, True),
+        "workers": (int, 16),
+    },
+    "scheduler": {
+        "pool_size": (int, 10),
+    },
+    "system_user": {
+        "user": (str, "stanley"),
+        "ssh_key_file": (str, "/home/stanley/.ssh/stanley_rsa"),
+    },
+    "webui": {
+        "webui_base_url": (str, "https://localhost"),
+    },
+    "log": {
+        "level": (str, "INFO"),
+        "path": (str, ""),
+    },
+}
+
+
+@dataclass
+class Config:
+    """Typed view of st2.conf; `get(section, key)` returns the parsed value or its default."""
+
+    path: str = ""
+    values: dict[str, dict[str, Any]] = field(default_factory=dict)
+
+    def get(self, section: str, key: str) -> Any:
+        return self.values[section][key]
+
+    # Derived locations: one place computes every path so services agree on them.
+    @property
+    def base_path(self) -> str:
+        return self.get("system", "base_path")
+
+    @property
+    def data_path(self) -> str:
+        return self.get("system", "data_path") or os.path.join(self.base_path, "data")
+
+    @property
+    def packs_paths(self) -> list[str]:
+        system = self.get("content", "system_packs_base_path") or os.path.join(
+            self.base_path, "packs"
+        )
+        return [system] + [p for p in self.get("content", "packs_base_paths") if p != system]
+
+    @property
+    def virtualenvs_path(self) -> str:
+        return os.path.join(self.base_path, "virtualenvs")
+
+    @property
+    def configs_path(self) -> str:
+        return os.path.join(self.base_path, "configs")
+
+    @property
+    def htpasswd_path(self) -> str:
+        kwargs = self.get("auth", "backend_kwargs")
+        return kwargs.get("file_path") or os.path.join(self.base_path, "htpasswd")
+
+    @property
+    def api_url(self) -> str:
+        """Public API root including /v1, as actions see it in ST2_ACTION_API_URL."""
+        public = self.get("api", "public_url") or self.get("auth", "api_url")
+        if not public:
+            public = f"http://{_client_host(self.get('api', 'host'))}:{self.get('api', 'port')}"
+        public = public.rstrip("/")
+        return public if public.endswith("/v1") else public + "/v1"
+
+
+def _client_host(bind_host: str) -> str:
+    return "127.0.0.1" if bind_host in ("0.0.0.0", "::", "") else bind_host
+
+
+def load(path: str | None = None) -> Config:
+    """Read st2.conf from `path`, $ST2_CONFIG_PATH or /etc/st2/st2.conf (missing file = defaults)."""
+    path = path or os.environ.get("ST2_CONFIG_PATH") or DEFAULT_CONFIG_PATH
+    parser = configparser.ConfigParser(interpolation=None)
+    if os.path.exists(path):
+        try:
+            with open(path, encoding="utf-8") as handle:
+                parser.read_file(handle)
+        except configparser.Error as exc:
+            raise ConfigError(f"{path}: cannot parse: {exc}".replace("\n", " ")) from exc
+        except OSError as exc:
+            raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
+    values: dict[str, dict[str, Any]] = {}
+    for section, options in OPTIONS.items():
+        values[section] = {}
+        for key, (parse, default) in options.items():
+            if parser.has_option(section, key):
+                raw = parser.get(section, key)
+                try:
+                    values[section][key] = parse(raw)
+                except ValueError as exc:
+                    raise ConfigError(f"{path}: [{section}] {key}: {exc}") from exc
+            else:
+                values[section][key] = default
+    return Config(path=path, values=values)

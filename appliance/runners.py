@@ -1,0 +1,72 @@
+"""The runner plugin interface: what st2actionrunner hands a runner and what it gets back.
+
+A runner is a class registered under the entry-point group `appliance.runners` (name = runner type
+name, e.g. local-shell-cmd). Its RUNNER_TYPE dict is the RunnerType document StackStorm keeps in
+runner.yaml (name, description, runner_parameters, output_key, output_schema); content registration
+stores it so `st2 runner list` and `st2 run` see it.
+"""
+
+from __future__ import annotations
+
+import threading
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Callable, Optional
+
+ENTRY_POINT_GROUP = "appliance.runners"
+
+OutputSink = Callable[[str, str], None]  # (output_type "stdout" | "stderr", data)
+
+
+@dataclass
+class RunContext:
+    """Everything one execution's runner needs; built by st2actionrunner."""
+
+    execution_id: str
+    action: dict
+    runner_parameters: dict  # resolved values of the runner's parameters (defaults applied)
+    action_parameters: dict  # resolved values of the action's own parameters
+    entry_point: str  # absolute path of the action's entry point, "" when it has none
+    pack_path: str  # the pack's directory
+    virtualenv: str  # the pack's virtualenv directory (may not exist)
+    env: dict[str, str]  # ST2_ACTION_* variables for the action's process
+    user: str
+    pack_config: dict = field(default_factory=dict)
+    emit: OutputSink = lambda output_type, data: None
+    cancel: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def pack(self) -> str:
+        return self.action.get("pack", "")
+
+
+@dataclass
+class RunResult:
+    """A final status (one of succeeded, failed, timeout, canceled, abandoned) and the result."""
+
+    status: str
+    result: Any
+
+
+class Runner(ABC):
+    """One runner type. A new instance runs each execution, so instances may keep state."""
+
+    RUNNER_TYPE: dict = {}
+
+    @abstractmethod
+    def run(self, ctx: RunContext) -> RunResult:
+        """Run the action to completion, honouring ctx.cancel and the `timeout` parameter."""
+
+
+def installed_runners() -> dict[str, type[Runner]]:
+    """Runner classes from every installed runner package, by runner type name."""
+    try:
+        found = entry_points(group=ENTRY_POINT_GROUP)
+    except TypeError:  # Python 3.9: entry_points() takes no arguments
+        found = entry_points().get(ENTRY_POINT_GROUP, [])
+    return {ep.name: ep.load() for ep in found}
+
+
+def load_runner(name: str, available: Optional[dict[str, type[Runner]]] = None) -> Optional[type[Runner]]:
+    return (available if available is not None else installed_runners()).get(name)

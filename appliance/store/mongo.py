@@ -1,0 +1,171 @@
+"""The production engine: MongoDB through pymongo, selected by st2.conf's [database] settings.
+
+Documents keep their string id in `_id`; the filter dialect of appliance.store.base is MongoDB's,
+so filters pass through with "id" renamed. Claims and compare-and-set are find_one_and_update,
+which MongoDB applies atomically to one document.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Iterable, Optional
+
+import pymongo
+from pymongo import ReturnDocument
+from pymongo.errors import DuplicateKeyError, PyMongoError
+
+from appliance.models import Entity
+from appliance.store.base import Collection, Conflict, Filters, Store, StoreError
+
+
+def _to_mongo(filters: Optional[Filters]) -> dict:
+    return {("_id" if key == "id" else key): value for key, value in (filters or {}).items()}
+
+
+def _sort(sort) -> list:
+    terms = [("_id" if path == "id" else path, direction) for path, direction in sort or []]
+    terms.append(("_id", sort[-1][1] if sort else 1))
+    return terms
+
+
+def _from_mongo(doc: Optional[dict]) -> Optional[dict]:
+    if doc is None:
+        return None
+    doc = dict(doc)
+    doc["id"] = str(doc.pop("_id"))
+    return doc
+
+
+def _to_doc(doc: dict) -> dict:
+    stored = {key: value for key, value in doc.items() if key != "id"}
+    stored["_id"] = doc["id"]
+    return stored
+
+
+class MongoCollection(Collection):
+    def __init__(self, entity: Entity, collection: Any):
+        super().__init__(entity)
+        self._coll = collection
+
+    def _conflict(self, doc: dict, exc: DuplicateKeyError) -> Conflict:
+        key = (exc.details or {}).get("keyPattern") or {}
+        field = next(iter(key), None) or next(
+            (p for p in self.entity.unique if p in str(exc)), "id"
+        )
+        if field == "_id":
+            field = "id"
+        value: Any = doc
+        for part in field.split("."):
+            value = value.get(part) if isinstance(value, dict) else None
+        existing = self._coll.find_one({("_id" if field == "id" else field): value}, {"_id": 1})
+        return Conflict(self.entity.collection, field, value, str(existing["_id"]) if existing else None)
+
+    def _call(self, method, *args, **kwargs):
+        try:
+            return method(*args, **kwargs)
+        except DuplicateKeyError:
+            raise
+        except PyMongoError as exc:
+            raise StoreError(f"mongodb {self.entity.collection}: {exc}") from exc
+
+    def insert(self, doc: dict) -> dict:
+        try:
+            self._call(self._coll.insert_one, _to_doc(doc))
+        except DuplicateKeyError as exc:
+            raise self._conflict(doc, exc) from None
+        return doc
+
+    def insert_many(self, docs: Iterable[dict]) -> None:
+        batch = [_to_doc(doc) for doc in docs]
+        if batch:
+            try:
+                self._call(self._coll.insert_many, batch, ordered=True)
+            except DuplicateKeyError as exc:
+                raise self._conflict(batch[0], exc) from None
+            except pymongo.errors.BulkWriteError as exc:
+                raise Conflict(self.entity.collection, "id", None, None) from exc
+
+    def get(self, doc_id: str) -> Optional[dict]:
+        return _from_mongo(self._call(self._coll.find_one, {"_id": doc_id}))
+
+    def find(self, filters=None, sort=None, limit=None, offset=0) -> list[dict]:
+        cursor = self._coll.find(_to_mongo(filters)).sort(_sort(sort)).skip(offset)
+        if limit is not None:
+            cursor = cursor.limit(limit)
+        return [_from_mongo(doc) for doc in self._call(list, cursor)]
+
+    def count(self, filters=None) -> int:
+        return self._call(self._coll.count_documents, _to_mongo(filters))
+
+    def update(self, doc_id, set_fields=None, push=None, expect=None) -> Optional[dict]:
+        query = {"_id": doc_id, **_to_mongo(expect)}
+        change: dict = {}
+        if set_fields:
+            change["$set"] = set_fields
+        if push:
+            change["$push"] = push
+        if not change:
+            return _from_mongo(self._call(self._coll.find_one, query))
+        return _from_mongo(
+            self._call(self._coll.find_one_and_update, query, change, return_document=ReturnDocument.AFTER)
+        )
+
+    def claim(self, filters, set_fields, sort=None) -> Optional[dict]:
+        return _from_mongo(
+            self._call(
+                self._coll.find_one_and_update,
+                _to_mongo(filters),
+                {"$set": set_fields},
+                sort=_sort(sort),
+                return_document=ReturnDocument.AFTER,
+            )
+        )
+
+    def replace(self, doc: dict) -> dict:
+        try:
+            result = self._call(self._coll.replace_one, {"_id": doc["id"]}, _to_doc(doc))
+        except DuplicateKeyError as exc:
+            raise self._conflict(doc, exc) from None
+        if result.matched_count == 0:
+            raise StoreError(f"{self.entity.collection}: no document with id {doc['id']}")
+        return doc
+
+    def delete(self, doc_id: str) -> bool:
+        return self._call(self._coll.delete_one, {"_id": doc_id}).deleted_count > 0
+
+    def delete_many(self, filters: Filters) -> int:
+        return self._call(self._coll.delete_many, _to_mongo(filters)).deleted_count
+
+
+class MongoStore(Store):
+    """A MongoDB database; `client` may be a pymongo.MongoClient or a mongomock one."""
+
+    def __init__(self, client: Any, db_name: str):
+        self._client = client
+        self._db = client[db_name]
+        self._collections: dict[str, MongoCollection] = {}
+
+    @classmethod
+    def connect(cls, url: str, db_name: str, username: str = "", password: str = "") -> MongoStore:
+        kwargs: dict = {"serverSelectionTimeoutMS": 5000, "tz_aware": True}
+        if username:
+            kwargs.update(username=username, password=password)
+        return cls(pymongo.MongoClient(url, **kwargs), db_name)
+
+    def collection(self, entity: Entity) -> MongoCollection:
+        found = self._collections.get(entity.collection)
+        if found is None:
+            coll = self._db[entity.collection]
+            try:
+                for path in entity.indexed:
+                    coll.create_index([(path, 1)])
+                for path in entity.unique:
+                    coll.create_index([(path, 1)], unique=True)
+                for group in entity.compound:
+                    coll.create_index([(path, -1 if path.endswith("timestamp") else 1) for path in group])
+            except PyMongoError as exc:
+                raise StoreError(f"mongodb: cannot prepare {entity.collection}: {exc}") from exc
+            found = self._collections[entity.collection] = MongoCollection(entity, coll)
+        return found
+
+    def close(self) -> None:
+        self._client.close()

@@ -1,0 +1,295 @@
+"""The embedded engine: stdlib sqlite3, documents as JSON text, queried fields as generated columns.
+
+WAL mode lets every service process of one box share the file; each thread gets its own connection.
+Compare-and-set and claims are single `UPDATE ... RETURNING` statements, hence atomic across
+threads and processes.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import sqlite3
+import threading
+from typing import Any, Iterable, Optional
+
+from appliance.models import Entity
+from appliance.store.base import Collection, Conflict, Filters, Sort, Store, StoreError
+
+_OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<=", "$ne": "IS NOT"}
+
+
+def _column(path: str) -> str:
+    return "f_" + re.sub(r"[^A-Za-z0-9]", "_", path)
+
+
+def _json_path(path: str) -> str:
+    return "$." + path
+
+
+def _regexp(pattern: str, value: Any) -> bool:
+    return value is not None and re.search(pattern, str(value)) is not None
+
+
+def _sql_value(value: Any) -> Any:
+    """What json_extract yields for a JSON value: scalars as is, containers as JSON text."""
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, separators=(",", ":"))
+    return value
+
+
+class SQLiteCollection(Collection):
+    def __init__(self, store: SQLiteStore, entity: Entity):
+        super().__init__(entity)
+        self._store = store
+        self._table = entity.collection
+        self._columns = {path: _column(path) for path in _indexed_paths(entity)}
+
+    # -- SQL building -------------------------------------------------------------------------
+    def _expr(self, path: str) -> str:
+        if path == "id":
+            return "id"
+        if path in self._columns:
+            return self._columns[path]
+        return f"json_extract(doc, '{_json_path(path)}')"
+
+    def _where(self, filters: Optional[Filters]) -> tuple[str, list]:
+        clauses: list[str] = []
+        params: list = []
+        for path, condition in (filters or {}).items():
+            expr = self._expr(path)
+            if isinstance(condition, dict) and condition and all(k.startswith("$") for k in condition):
+                for op, operand in condition.items():
+                    self._clause(path, expr, op, operand, clauses, params)
+            elif condition is None:
+                clauses.append(f"{expr} IS NULL")
+            else:
+                clauses.append(f"{expr} = ?")
+                params.append(_sql_value(condition))
+        return (" WHERE " + " AND ".join(clauses)) if clauses else "", params
+
+    def _clause(self, path: str, expr: str, op: str, operand: Any, clauses: list, params: list) -> None:
+        if op in ("$in", "$nin"):
+            values = list(operand)
+            has_null = None in values
+            values = [_sql_value(v) for v in values if v is not None]
+            marks = ",".join("?" * len(values))
+            parts = [f"{expr} IN ({marks})"] if values else []
+            if has_null:
+                parts.append(f"{expr} IS NULL")
+            inside = "(" + " OR ".join(parts) + ")" if parts else "0"
+            clauses.append(inside if op == "$in" else f"NOT {inside}")
+            params.extend(values)
+        elif op in _OPERATORS:
+            clauses.append(f"{expr} {_OPERATORS[op]} ?")
+            params.append(_sql_value(operand))
+        elif op == "$exists":
+            test = "IS NOT NULL" if operand else "IS NULL"
+            target = "id" if path == "id" else f"json_type(doc, '{_json_path(path)}')"
+            clauses.append(f"{target} {test}")
+        elif op == "$regex":
+            clauses.append(f"{expr} REGEXP ?")
+            params.append(operand)
+        else:
+            raise StoreError(f"unsupported filter operator {op!r} on {path!r}")
+
+    def _order(self, sort: Optional[Sort]) -> str:
+        terms = [f"{self._expr(path)} {'DESC' if direction < 0 else 'ASC'}" for path, direction in sort or []]
+        last = "DESC" if sort and sort[-1][1] < 0 else "ASC"
+        terms.append(f"id {last}")
+        return " ORDER BY " + ", ".join(terms)
+
+    @staticmethod
+    def _set_args(set_fields: Optional[dict], push: Optional[dict]) -> tuple[str, list]:
+        pairs: list[str] = []
+        params: list = []
+        for path, value in (set_fields or {}).items():
+            pairs.append("?, json(?)")
+            params.extend([_json_path(path), json.dumps(value)])
+        for path, value in (push or {}).items():
+            jp = _json_path(path)
+            pairs.append("?, json(json_insert(COALESCE(json_extract(doc, ?), '[]'), '$[#]', json(?)))")
+            params.extend([jp, jp, json.dumps(value)])
+        return "json_set(doc, " + ", ".join(pairs) + ")", params
+
+    # -- operations ---------------------------------------------------------------------------
+    def _run(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
+        try:
+            return self._store.connection().execute(sql, tuple(params))
+        except sqlite3.IntegrityError as exc:
+            raise self._conflict(exc) from exc
+        except sqlite3.Error as exc:
+            raise StoreError(f"sqlite {self._store.path}: {exc}") from exc
+
+    def _conflict(self, exc: sqlite3.IntegrityError) -> Exception:
+        match = re.search(r"UNIQUE constraint failed: \w+\.(\w+)", str(exc))
+        if not match:
+            return StoreError(f"sqlite {self._store.path}: {exc}")
+        by_column = {column: path for path, column in self._columns.items()}
+        return Conflict(self._table, by_column.get(match.group(1), "id"), None, None)
+
+    def _with_conflict_details(self, doc: dict, exc: Conflict) -> Conflict:
+        if exc.field == "id":
+            return Conflict(self._table, "id", doc.get("id"), doc.get("id"))
+        value = _dig(doc, exc.field)
+        existing = self.find_one({exc.field: value})
+        return Conflict(self._table, exc.field, value, existing["id"] if existing else None)
+
+    def insert(self, doc: dict) -> dict:
+        try:
+            self._run(f"INSERT INTO {self._table} (id, doc) VALUES (?, ?)", (doc["id"], _dumps(doc)))
+        except Conflict as exc:
+            raise self._with_conflict_details(doc, exc) from None
+        return doc
+
+    def insert_many(self, docs: Iterable[dict]) -> None:
+        conn = self._store.connection()
+        rows = [(doc["id"], _dumps(doc)) for doc in docs]
+        try:
+            with conn:
+                conn.executemany(f"INSERT INTO {self._table} (id, doc) VALUES (?, ?)", rows)
+        except sqlite3.IntegrityError as exc:
+            raise self._conflict(exc) from exc
+
+    def get(self, doc_id: str) -> Optional[dict]:
+        row = self._run(f"SELECT doc FROM {self._table} WHERE id = ?", (doc_id,)).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def find(self, filters=None, sort=None, limit=None, offset=0) -> list[dict]:
+        where, params = self._where(filters)
+        sql = f"SELECT doc FROM {self._table}{where}{self._order(sort)}"
+        if limit is not None or offset:
+            sql += " LIMIT ? OFFSET ?"
+            params += [-1 if limit is None else limit, offset]
+        return [json.loads(row[0]) for row in self._run(sql, params)]
+
+    def count(self, filters=None) -> int:
+        where, params = self._where(filters)
+        return self._run(f"SELECT COUNT(*) FROM {self._table}{where}", params).fetchone()[0]
+
+    def update(self, doc_id, set_fields=None, push=None, expect=None) -> Optional[dict]:
+        if not set_fields and not push:
+            return self.get(doc_id) if not expect else self.find_one({"id": doc_id, **expect})
+        new_doc, set_params = self._set_args(set_fields, push)
+        where, params = self._where({"id": doc_id, **(expect or {})})
+        row = self._run(
+            f"UPDATE {self._table} SET doc = {new_doc}{where} RETURNING doc", set_params + params
+        ).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def claim(self, filters, set_fields, sort=None) -> Optional[dict]:
+        new_doc, set_params = self._set_args(set_fields, None)
+        where, params = self._where(filters)
+        sql = (
+            f"UPDATE {self._table} SET doc = {new_doc} WHERE id = "
+            f"(SELECT id FROM {self._table}{where}{self._order(sort)} LIMIT 1){where.replace(' WHERE ', ' AND ', 1)}"
+            " RETURNING doc"
+        )
+        row = self._run(sql, set_params + params + params).fetchone()
+        return json.loads(row[0]) if row else None
+
+    def replace(self, doc: dict) -> dict:
+        try:
+            cursor = self._run(f"UPDATE {self._table} SET doc = ? WHERE id = ?", (_dumps(doc), doc["id"]))
+        except Conflict as exc:
+            raise self._with_conflict_details(doc, exc) from None
+        if cursor.rowcount == 0:
+            raise StoreError(f"{self._table}: no document with id {doc['id']}")
+        return doc
+
+    def delete(self, doc_id: str) -> bool:
+        return self._run(f"DELETE FROM {self._table} WHERE id = ?", (doc_id,)).rowcount > 0
+
+    def delete_many(self, filters: Filters) -> int:
+        where, params = self._where(filters)
+        return self._run(f"DELETE FROM {self._table}{where}", params).rowcount
+
+
+def _dumps(doc: dict) -> str:
+    return json.dumps(doc, separators=(",", ":"))
+
+
+def _dig(doc: dict, path: str) -> Any:
+    value: Any = doc
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _indexed_paths(entity: Entity) -> list[str]:
+    paths = list(entity.indexed) + list(entity.unique)
+    for group in entity.compound:
+        paths.extend(group)
+    return list(dict.fromkeys(paths))
+
+
+class SQLiteStore(Store):
+    """A database file shared by every thread and process of one box."""
+
+    def __init__(self, path: str, synchronous: str = "NORMAL"):
+        if path != ":memory:":
+            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        self.path = path
+        self._synchronous = synchronous.upper()
+        self._local = threading.local()
+        self._collections: dict[str, SQLiteCollection] = {}
+        self._lock = threading.RLock()
+        self._connections: list[sqlite3.Connection] = []
+
+    def connection(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            try:
+                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
+                conn.execute("PRAGMA busy_timeout = 30000")
+                conn.execute("PRAGMA journal_mode = WAL")
+                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+            except sqlite3.Error as exc:
+                raise StoreError(f"cannot open sqlite database {self.path}: {exc}") from exc
+            conn.create_function("REGEXP", 2, _regexp, deterministic=True)
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    def collection(self, entity: Entity) -> SQLiteCollection:
+        with self._lock:
+            found = self._collections.get(entity.collection)
+            if found is None:
+                found = SQLiteCollection(self, entity)
+                self._create(entity, found)
+                self._collections[entity.collection] = found
+            return found
+
+    def _create(self, entity: Entity, collection: SQLiteCollection) -> None:
+        conn = self.connection()
+        table = entity.collection
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+        existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({table})")}
+        for path, column in collection._columns.items():
+            if column not in existing:
+                conn.execute(
+                    f"ALTER TABLE {table} ADD COLUMN {column} GENERATED ALWAYS AS "
+                    f"(json_extract(doc, '{_json_path(path)}')) VIRTUAL"
+                )
+        for path in entity.indexed:
+            column = _column(path)
+            conn.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})")
+        for path in entity.unique:
+            column = _column(path)
+            conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{table}_{column} ON {table} ({column})")
+        for group in entity.compound:
+            columns = [_column(p) for p in group]
+            name = f"cx_{table}_" + "_".join(c[2:] for c in columns)
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(columns)})")
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                try:
+                    conn.close()
+                except sqlite3.Error:
+                    pass
+            self._connections.clear()
+        self._local = threading.local()
