@@ -1,0 +1,50 @@
+"""Every route of st2api and st2auth, in one place (served with and without /v1, see http.py)."""
+
+from __future__ import annotations
+
+import falcon
+
+from appliance import __version__
+from appliance.api.http import Authenticate, make_app, respond
+from appliance.api.resources import actions, credentials, executions, packs
+from appliance.services.context import Context
+
+
+class Root:
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        respond(resp, {"version": __version__, "docs_url": "https://docs.stackstorm.com/"})
+
+
+def api_app(ctx: Context) -> falcon.App:
+    app = make_app([Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
+    routes = {
+        "/": Root(),
+        "/actions": actions.Actions(ctx),
+        "/actions/{ref_or_id}": actions.Action(ctx),
+        "/runnertypes": actions.RunnerTypes(ctx),
+        "/runnertypes/{name_or_id}": actions.RunnerType(ctx),
+        "/packs": packs.Packs(ctx),
+        "/packs/register": packs.PackRegister(ctx),
+        "/packs/{ref_or_id}": packs.Pack(ctx),
+        "/executions": executions.Executions(ctx),
+        "/executions/{execution_id}": executions.Execution(ctx),
+        "/executions/{execution_id}/output": executions.ExecutionOutput(ctx),
+        "/executions/{execution_id}/children": executions.ExecutionChildren(ctx),
+        "/executions/{execution_id}/result": executions.ExecutionResult(ctx),
+        "/executions/{execution_id}/re_run": executions.ExecutionReRun(ctx),
+        "/apikeys": credentials.ApiKeys(ctx),
+        "/apikeys/{id_or_key}": credentials.ApiKey(ctx),
+        "/user": credentials.User(),
+    }
+    for path, resource in routes.items():
+        app.add_route(path, resource)
+        if path.startswith("/executions"):
+            app.add_route(path.replace("/executions", "/actionexecutions", 1), resource)
+    return app
+
+
+def auth_app(ctx: Context) -> falcon.App:
+    app = make_app([])
+    app.add_route("/tokens", credentials.Tokens(ctx))
+    app.add_route("/tokens/validate", credentials.TokenValidation(ctx))
+    return app

@@ -1,0 +1,163 @@
+"""HTTP plumbing shared by st2api, st2auth and st2stream: StackStorm's URL forms, authentication,
+JSON bodies and errors rendered once as `{"faultstring": ...}`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from typing import Any, Optional
+
+import falcon
+
+from appliance.auth import AuthError, Credentials
+from appliance.store import Conflict, StoreError
+
+LOG = logging.getLogger(__name__)
+
+
+class ApiError(Exception):
+    """An error with an HTTP status and StackStorm's faultstring."""
+
+    def __init__(self, status: int, faultstring: str, **extra: Any):
+        super().__init__(faultstring)
+        self.status = status
+        self.faultstring = faultstring
+        self.extra = extra
+
+
+def bad_request(message: str) -> ApiError:
+    return ApiError(400, message)
+
+
+def not_found(message: str) -> ApiError:
+    return ApiError(404, message)
+
+
+def _render(resp: falcon.Response, status: int, body: dict) -> None:
+    resp.status = falcon.code_to_http_status(status)
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(body)
+
+
+def install_error_handlers(app: falcon.App) -> None:
+    def api_error(req, resp, exc: ApiError, params):
+        _render(resp, exc.status, {"faultstring": exc.faultstring, **exc.extra})
+
+    def conflict(req, resp, exc: Conflict, params):
+        _render(resp, 409, {"faultstring": f"Tried to save duplicate unique keys ({exc.field}: {exc.value})",
+                            "conflict-id": exc.existing_id})
+
+    def store_error(req, resp, exc: StoreError, params):
+        LOG.error("database error on %s %s: %s", req.method, req.path, exc)
+        _render(resp, 503, {"faultstring": f"Database unavailable: {exc}"})
+
+    def http_error(req, resp, exc: falcon.HTTPError, params):
+        message = exc.description or exc.title or "Error"
+        _render(resp, exc.status_code, {"faultstring": message})
+
+    def unexpected(req, resp, exc: Exception, params):
+        LOG.exception("internal error on %s %s", req.method, req.path)
+        _render(resp, 500, {"faultstring": "Internal Server Error"})
+
+    app.add_error_handler(Exception, unexpected)
+    app.add_error_handler(falcon.HTTPError, http_error)
+    app.add_error_handler(StoreError, store_error)
+    app.add_error_handler(Conflict, conflict)
+    app.add_error_handler(ApiError, api_error)
+
+
+class StripPrefix:
+    """Serve `/v1/x`, `/x`, `/x/` alike, as StackStorm's router does (the CLI uses every form)."""
+
+    def __init__(self, prefixes: tuple[str, ...] = ("/v1",)):
+        self.prefixes = prefixes
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        path = req.path
+        for prefix in self.prefixes:
+            if path == prefix or path.startswith(prefix + "/"):
+                path = path[len(prefix):] or "/"
+                break
+        if len(path) > 1 and path.endswith("/"):
+            path = path[:-1]
+        req.path = path
+
+
+class Authenticate:
+    """Resolve the caller from a token or API key in any of StackStorm's carriers."""
+
+    def __init__(self, credentials: Credentials, enabled: bool = True, public: tuple[str, ...] = ()):
+        self.credentials = credentials
+        self.enabled = enabled
+        self.public = public
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        req.context.user = None
+        req.context.auth = {}
+        if req.method == "OPTIONS" or any(req.path.startswith(p) for p in self.public):
+            return
+        if not self.enabled:
+            req.context.user = "stanley"
+            return
+        token, location = _carrier(req, "X-Auth-Token", "x-auth-token", "auth-token")
+        key, key_location = _carrier(req, "St2-Api-Key", "st2-api-key", None)
+        try:
+            if token:
+                doc = self.credentials.check_token(token)
+                req.context.user = doc["user"]
+                req.context.auth = {"method": "authentication token", "location": location,
+                                    "token_expire": doc["expiry"], "token": token}
+            elif key:
+                doc = self.credentials.check_api_key(key)
+                req.context.user = doc["user"]
+                req.context.auth = {"method": "API key", "location": key_location}
+            else:
+                raise AuthError("Unauthorized - One of Token or API key required.")
+        except AuthError as exc:
+            raise ApiError(401, str(exc)) from None
+
+
+def _carrier(req: falcon.Request, header: str, query: str, cookie: Optional[str]) -> tuple[str, str]:
+    value = req.get_header(header)
+    if value:
+        return value, "header"
+    value = req.get_param(query)
+    if value:
+        return value, "query"
+    if cookie:
+        values = req.get_cookie_values(cookie)
+        if values:
+            return values[0], "cookie"
+    return "", ""
+
+
+def json_body(req: falcon.Request, default: Any = None) -> Any:
+    """The request's JSON body; malformed JSON is a 400 that says where it broke."""
+    raw = req.bounded_stream.read()
+    if not raw or not raw.strip():
+        return default
+    try:
+        return json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise bad_request(f"Failed to parse request body: {exc}") from None
+
+
+def json_object(req: falcon.Request) -> dict:
+    body = json_body(req, {})
+    if not isinstance(body, dict):
+        raise bad_request("Request body must be a JSON object")
+    return body
+
+
+def respond(resp: falcon.Response, body: Any, status: int = 200) -> None:
+    resp.status = falcon.code_to_http_status(status)
+    resp.content_type = falcon.MEDIA_JSON
+    resp.text = json.dumps(body)
+
+
+def make_app(middleware: list) -> falcon.App:
+    app = falcon.App(middleware=[StripPrefix(), *middleware], cors_enable=False)
+    app.req_options.auto_parse_form_urlencoded = False
+    app.req_options.keep_blank_qs_values = True
+    install_error_handlers(app)
+    return app

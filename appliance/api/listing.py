@@ -1,0 +1,119 @@
+"""Collection listing as StackStorm does it: limit/offset, X-Total-Count/X-Limit, and
+include_attributes/exclude_attributes with dotted paths."""
+
+from __future__ import annotations
+
+import copy
+from typing import Optional
+
+import falcon
+
+from appliance.api.http import ApiError, bad_request
+from appliance.store import Collection
+
+
+def _int_param(req: falcon.Request, name: str) -> Optional[int]:
+    raw = req.get_param(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        return int(raw)
+    except ValueError:
+        raise bad_request(f"Invalid {name} value {raw!r}: must be an integer") from None
+
+
+def paging(req: falcon.Request, default_limit: Optional[int], max_page_size: int) -> tuple[Optional[int], int]:
+    """(limit, offset) from the query; limit None means everything."""
+    limit = _int_param(req, "limit")
+    offset = _int_param(req, "offset") or 0
+    if offset < 0:
+        raise bad_request("Offset value must be a non-negative integer")
+    if limit is None:
+        return default_limit, offset
+    if limit == 0:
+        raise bad_request("Limit, \"0\" specified, must be a positive number.")
+    if limit == -1:
+        return None, offset
+    if limit < -1:
+        raise bad_request(f"Limit, \"{limit}\" specified, must be a positive number.")
+    return limit, offset
+
+
+def _fields(req: falcon.Request, name: str) -> list[str]:
+    raw = req.get_param(name) or ""
+    return [part.strip() for part in raw.split(",") if part.strip()]
+
+
+def project(doc: dict, include: list[str], exclude: list[str]) -> dict:
+    """Keep only `include` (dotted paths; id always) or drop `exclude` from a document."""
+    if include:
+        out: dict = {"id": doc["id"]} if "id" in doc else {}
+        for path in include:
+            _copy_path(doc, out, path.split("."))
+        return out
+    if exclude:
+        out = copy.deepcopy(doc)
+        for path in exclude:
+            _drop_path(out, path.split("."))
+        return out
+    return doc
+
+
+def _copy_path(src: dict, dst: dict, parts: list[str]) -> None:
+    head = parts[0]
+    if not isinstance(src, dict) or head not in src:
+        return
+    if len(parts) == 1:
+        dst[head] = src[head]
+        return
+    child = dst.setdefault(head, {})
+    if isinstance(child, dict):
+        _copy_path(src[head], child, parts[1:])
+
+
+def _drop_path(doc: dict, parts: list[str]) -> None:
+    for part in parts[:-1]:
+        doc = doc.get(part) if isinstance(doc, dict) else None
+        if doc is None:
+            return
+    if isinstance(doc, dict):
+        doc.pop(parts[-1], None)
+
+
+def projection(req: falcon.Request) -> tuple[list[str], list[str]]:
+    include = _fields(req, "include_attributes")
+    exclude = _fields(req, "exclude_attributes")
+    if include and exclude:
+        raise bad_request("exclude_attributes and include_attributes arguments are mutually exclusive.")
+    return include, exclude
+
+
+def list_collection(
+    req: falcon.Request,
+    resp: falcon.Response,
+    coll: Collection,
+    filters: dict,
+    sort: list,
+    max_page_size: int,
+    default_limit: Optional[int] = None,
+) -> list[dict]:
+    """Find, page and project; sets StackStorm's paging headers on `resp`."""
+    limit, offset = paging(req, default_limit, max_page_size)
+    include, exclude = projection(req)
+    docs = coll.find(filters, sort=sort, limit=limit, offset=offset)
+    if limit is not None and (len(docs) == limit or offset):
+        total = coll.count(filters)
+    else:
+        total = offset + len(docs)
+    resp.set_header("X-Total-Count", str(total))
+    if limit is not None:
+        resp.set_header("X-Limit", str(limit))
+    return [project(doc, include, exclude) for doc in docs]
+
+
+def lookup(coll: Collection, key: str, ref_or_id: str, kind: str) -> dict:
+    """Find by StackStorm ref/name or by id, as every `/{resource}/{ref_or_id}` route does."""
+    doc = coll.find_one({key: ref_or_id}) or coll.get(ref_or_id)
+    if doc is None:
+        raise ApiError(404, f'Resource with a reference or id "{ref_or_id}" not found')
+    return doc

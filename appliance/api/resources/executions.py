@@ -1,0 +1,202 @@
+"""/v1/executions: run, list, get, output, re-run, cancel."""
+
+from __future__ import annotations
+
+import json
+from typing import Optional
+
+import falcon
+
+from appliance import models
+from appliance.api.http import bad_request, json_object, not_found, respond
+from appliance.api.listing import list_collection, project, projection
+from appliance.models import ACTIONS, RUNNER_TYPES
+from appliance.parameters import ParameterError, mask_secrets, render, validate_request
+from appliance.services.context import Context
+
+WORKFLOW_RUNNERS = ("orquesta", "action-chain")
+_BOOL_TRUE = ("true", "1", "yes")
+
+
+class _Base:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+        self.executions = ctx.executions
+        self.actions = ctx.store.collection(ACTIONS)
+        self.runner_types = ctx.store.collection(RUNNER_TYPES)
+
+    def _get(self, execution_id: str) -> dict:
+        if execution_id == "last":
+            found = self.executions.coll.find(None, sort=[("start_timestamp", -1)], limit=1)
+            doc = found[0] if found else None
+        else:
+            doc = self.executions.get(execution_id)
+        if doc is None:
+            raise not_found(f'Resource with a id "{execution_id}" not found')
+        return doc
+
+    def _public(self, req: falcon.Request, doc: dict) -> dict:
+        """The execution as the API shows it: secrets masked unless show_secrets=True."""
+        if (req.get_param("show_secrets") or "").lower() in _BOOL_TRUE:
+            return doc
+        masked = mask_secrets(doc.get("parameters") or {}, doc.get("runner") or {}, doc.get("action") or {})
+        if masked == doc.get("parameters"):
+            return doc
+        liveaction = {**doc.get("liveaction", {}), "parameters": masked}
+        return {**doc, "parameters": masked, "liveaction": liveaction}
+
+    def _request(self, ref: str, parameters: dict, context: dict, user: Optional[str]) -> dict:
+        """Validate and create an execution of `ref`; nothing is stored when validation fails."""
+        if not isinstance(ref, str) or not ref:
+            raise bad_request("'action' is a required property")
+        action = self.actions.find_one({"ref": ref})
+        if action is None:
+            raise bad_request(f'Action "{ref}" cannot be found.')
+        if not action.get("enabled", True):
+            raise bad_request(f'Action "{ref}" cannot be executed because it is disabled.')
+        runner_type = self.runner_types.find_one({"name": action["runner_type"]})
+        if runner_type is None:
+            raise bad_request(f'Runner "{action["runner_type"]}" of action "{ref}" is not installed.')
+        if not runner_type.get("enabled", True):
+            raise bad_request(f'Runner "{runner_type["name"]}" is disabled.')
+        try:
+            validate_request(runner_type, action, parameters)
+        except ParameterError as exc:
+            raise bad_request(str(exc)) from None
+        context = {**context, "user": user, "pack": action["pack"]}
+        try:
+            render(runner_type, action, parameters, context)
+        except ParameterError as exc:
+            # StackStorm records the failed execution, then answers 400.
+            self.executions.create(action, runner_type, parameters, context, status=models.FAILED,
+                                   result={"error": str(exc)})
+            raise bad_request(str(exc)) from None
+        return self.executions.create(action, runner_type, parameters, context)
+
+
+def _context_header(req: falcon.Request) -> dict:
+    raw = req.get_header("st2-context")
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except ValueError:
+        raise bad_request("Unable to convert st2-context header to JSON") from None
+    if not isinstance(value, dict):
+        raise bad_request("st2-context header must be a JSON object")
+    return value
+
+
+class Executions(_Base):
+    def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
+        body = json_object(req)
+        parameters = body.get("parameters") or {}
+        if not isinstance(parameters, dict):
+            raise bad_request("'parameters' must be an object")
+        context = {**(body.get("context") or {}), **_context_header(req)}
+        user = body.get("user") or req.context.user
+        doc = self._request(body.get("action"), parameters, context, user)
+        respond(resp, self._public(req, doc), 201)
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        filters: dict = {}
+        simple = {"action": "action.ref", "status": "status", "user": "context.user",
+                  "runner": "runner.name", "liveaction": "liveaction.id",
+                  "trigger_instance": "trigger_instance.id", "rule": "rule.ref"}
+        for param, path in simple.items():
+            value = req.get_param(param)
+            if value:
+                filters[path] = {"$in": value.split(",")} if "," in value else value
+        parent = req.get_param("parent")
+        if parent:
+            filters["parent"] = None if parent == "null" else parent
+        if req.get_param("id"):
+            filters["id"] = {"$in": req.get_param("id").split(",")}
+        stamps: dict = {}
+        for param, op in (("timestamp_gt", "$gt"), ("timestamp_lt", "$lt")):
+            if req.get_param(param):
+                try:
+                    stamps[op] = models.format_time(models.parse_time(req.get_param(param)))
+                except ValueError:
+                    raise bad_request(f"Invalid {param}: {req.get_param(param)!r} is not an ISO-8601 time") from None
+        if stamps:
+            filters["start_timestamp"] = stamps
+        ascending = (req.get_param("sort_asc") or "").lower() in _BOOL_TRUE
+        sort = [("start_timestamp", 1 if ascending else -1)]
+        docs = list_collection(req, resp, self.executions.coll, filters, sort,
+                               self.ctx.config.get("api", "max_page_size"), default_limit=100)
+        respond(resp, [self._public(req, doc) for doc in docs])
+
+
+class Execution(_Base):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
+        include, exclude = projection(req)
+        respond(resp, project(self._public(req, self._get(execution_id)), include, exclude))
+
+    def on_put(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
+        doc = self._get(execution_id)
+        status = json_object(req).get("status")
+        if doc["status"] in models.COMPLETED_STATUSES:
+            raise bad_request(f'Execution "{doc["id"]}" is already in completed state "{doc["status"]}".')
+        if status in (models.PAUSING, models.RESUMING) and doc["runner"]["name"] not in WORKFLOW_RUNNERS:
+            raise bad_request(f'Runner "{doc["runner"]["name"]}" does not support pause and resume.')
+        raise bad_request(f"Unsupported status change to {status!r}.")
+
+    def on_delete(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
+        """Cancel: not yet running -> canceled at once; running -> canceling, the runner finishes it."""
+        doc = self._get(execution_id)
+        waiting = (models.REQUESTED, models.SCHEDULED, models.DELAYED)
+        if doc["status"] in waiting:
+            done = self.executions.transition(doc["id"], models.CANCELED, waiting)
+            if done is not None:
+                respond(resp, self._public(req, done))
+                return
+            doc = self._get(execution_id)
+        if doc["status"] in (models.RUNNING, models.PAUSING, models.PAUSED, models.RESUMING):
+            updated = self.executions.transition(
+                doc["id"], models.CANCELING, (models.RUNNING, models.PAUSING, models.PAUSED, models.RESUMING)
+            )
+            self.ctx.bus.send_control({"action": "cancel", "execution_id": doc["id"]})
+            respond(resp, self._public(req, updated or self._get(execution_id)))
+            return
+        respond(resp, {"faultstring": f"Action cannot be canceled. State = {doc['status']}."})
+
+
+class ExecutionOutput(_Base):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
+        doc = self._get(execution_id)
+        output_type = req.get_param("output_type")
+        if output_type and output_type not in ("stdout", "stderr", "other"):
+            raise bad_request("output_type must be stdout or stderr")
+        resp.content_type = "text/plain; charset=utf-8"
+        resp.text = self.executions.output_text(doc["id"], output_type)
+
+
+class ExecutionChildren(_Base):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
+        doc = self._get(execution_id)
+        children = self.executions.coll.find({"parent": doc["id"]}, sort=[("start_timestamp", 1)])
+        respond(resp, [self._public(req, child) for child in children])
+
+
+class ExecutionResult(_Base):
+    def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
+        respond(resp, self._get(execution_id).get("result"))
+
+
+class ExecutionReRun(_Base):
+    def on_post(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
+        original = self._get(execution_id)
+        body = json_object(req)
+        if body.get("tasks") or body.get("reset"):
+            raise bad_request("Only orquesta workflows support re-running selected tasks.")
+        overrides = body.get("parameters") or {}
+        if not isinstance(overrides, dict):
+            raise bad_request("'parameters' must be an object")
+        parameters = {**(original.get("parameters") or {}), **overrides}
+        context = {k: v for k, v in (original.get("context") or {}).items()
+                   if k not in ("user", "pack", "re-run", "parent")}
+        context["re-run"] = {"ref": original["id"]}
+        doc = self._request(original["action"]["ref"], parameters, context, req.context.user)
+        respond(resp, self._public(req, doc), 201)
+

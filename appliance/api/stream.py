@@ -1,0 +1,138 @@
+"""st2stream: server-sent events of execution changes and output, as `st2 run --tail`,
+`st2 execution tail` and the web UI consume them."""
+
+from __future__ import annotations
+
+import fnmatch
+import json
+import queue
+import threading
+import time
+from typing import Iterator, Optional
+
+import falcon
+
+from appliance import models
+from appliance.api.http import Authenticate, make_app
+from appliance.bus import Subscription
+from appliance.services.context import Context
+
+DEFAULT_EVENTS = ("st2.announcement__*", "st2.execution__create", "st2.execution__update",
+                  "st2.execution__delete", "st2.liveaction__create", "st2.liveaction__update",
+                  "st2.liveaction__delete")
+
+
+class Broadcaster:
+    """Fans bus events out to every connected client's queue."""
+
+    def __init__(self) -> None:
+        self._clients: set[queue.Queue] = set()
+        self._lock = threading.Lock()
+
+    def publish(self, event: str, body: dict) -> None:
+        with self._lock:
+            clients = list(self._clients)
+        for client in clients:
+            client.put((event, body))
+
+    def attach(self) -> queue.Queue:
+        client: queue.Queue = queue.Queue(maxsize=10000)
+        with self._lock:
+            self._clients.add(client)
+        return client
+
+    def detach(self, client: queue.Queue) -> None:
+        with self._lock:
+            self._clients.discard(client)
+
+
+def _split(value: Optional[str]) -> list[str]:
+    return [part for part in (value or "").split(",") if part]
+
+
+class _Filter:
+    def __init__(self, req: falcon.Request):
+        self.events = _split(req.get_param("events")) or list(DEFAULT_EVENTS)
+        self.action_refs = set(_split(req.get_param("action_refs")))
+        self.execution_ids = set(_split(req.get_param("execution_ids")))
+        self.end_event = req.get_param("end_event")
+        self.end_execution_id = req.get_param("end_execution_id")
+
+    def wants(self, event: str, body: dict) -> bool:
+        if not any(fnmatch.fnmatch(event, pattern) for pattern in self.events):
+            return False
+        execution_id = body.get("execution_id") or body.get("id")
+        if self.execution_ids and execution_id not in self.execution_ids:
+            return False
+        ref = body.get("action_ref") or (body.get("action") or {}).get("ref")
+        return not (self.action_refs and ref not in self.action_refs)
+
+    def ends(self, event: str, body: dict) -> bool:
+        return (
+            bool(self.end_event)
+            and event == self.end_event
+            and body.get("id") == self.end_execution_id
+            and body.get("status") in models.COMPLETED_STATUSES
+        )
+
+
+def _frame(event: str, body: dict) -> bytes:
+    return f"event: {event}\ndata: {json.dumps(body)}\n\n".encode()
+
+
+class Stream:
+    def __init__(self, ctx: Context, broadcaster: Broadcaster):
+        self.ctx = ctx
+        self.broadcaster = broadcaster
+        self.heartbeat = ctx.config.get("stream", "heartbeat")
+
+    def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
+        wanted = _Filter(req)
+        client = self.broadcaster.attach()
+        resp.content_type = "text/event-stream; charset=UTF-8"
+        resp.set_header("Cache-Control", "no-cache")
+        resp.set_header("X-Accel-Buffering", "no")
+        resp.stream = self._events(wanted, client)
+
+    def _already_over(self, wanted: _Filter) -> Optional[dict]:
+        """An end execution that completed before the client attached would never end the
+        stream; answer with its final state instead."""
+        if not (wanted.end_event and wanted.end_execution_id):
+            return None
+        doc = self.ctx.executions.get(wanted.end_execution_id)
+        if doc is not None and doc["status"] in models.COMPLETED_STATUSES:
+            return doc
+        return None
+
+    def _events(self, wanted: _Filter, client: queue.Queue) -> Iterator[bytes]:
+        try:
+            yield b"\n"
+            finished = self._already_over(wanted)
+            if finished is not None:
+                yield _frame(wanted.end_event, finished)
+                return
+            next_beat = time.monotonic() + self.heartbeat
+            while True:
+                try:
+                    item = client.get(timeout=max(0.05, next_beat - time.monotonic()))
+                except queue.Empty:
+                    yield b"\n"
+                    next_beat = time.monotonic() + self.heartbeat
+                    continue
+                event, body = item
+                if wanted.wants(event, body):
+                    yield _frame(event, body)
+                if wanted.ends(event, body):
+                    return
+        finally:
+            self.broadcaster.detach(client)
+
+
+def stream_app(ctx: Context, broadcaster: Broadcaster) -> falcon.App:
+    app = make_app([Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
+    app.add_route("/stream", Stream(ctx, broadcaster))
+    return app
+
+
+def subscribe(ctx: Context, broadcaster: Broadcaster, name: str) -> Subscription:
+    return ctx.bus.consume_events(broadcaster.publish, name)

@@ -1,0 +1,166 @@
+"""Action parameters: merge runner and action specs, validate a request, render Jinja, cast values.
+
+StackStorm writes `required: true` on each property (draft-3 style); validation here turns that
+into a draft-4 `required` list and forbids unknown parameters, with jsonschema's own messages.
+"""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import jinja2
+import jinja2.meta
+import jsonschema
+
+ST2_ONLY_KEYS = ("required", "immutable", "secret", "position")
+SECRET_MASK = "********"
+
+_jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+
+
+class ParameterError(ValueError):
+    """A request's parameters are invalid; the message is the API's faultstring."""
+
+
+def merged_specs(runner_parameters: dict, action_parameters: dict) -> dict:
+    """Runner parameter specs overlaid by the action's (the action may change default, immutable)."""
+    specs = copy.deepcopy(runner_parameters or {})
+    for name, spec in (action_parameters or {}).items():
+        specs[name] = {**specs.get(name, {}), **spec}
+    return specs
+
+
+def _schema(specs: dict) -> dict:
+    properties = {}
+    for name, spec in specs.items():
+        prop = {key: value for key, value in spec.items() if key not in ST2_ONLY_KEYS and key != "default"}
+        properties[name] = prop
+    required = sorted(name for name, spec in specs.items() if spec.get("required") and "default" not in spec)
+    schema: dict = {"type": "object", "properties": properties, "additionalProperties": False}
+    if required:
+        schema["required"] = required
+    return schema
+
+
+def validate_request(runner_type: dict, action: dict, given: dict) -> None:
+    """Reject unknown, missing, ill-typed and immutable-overriding parameters (HTTP 400)."""
+    if not isinstance(given, dict):
+        raise ParameterError("parameters must be an object")
+    action_specs = action.get("parameters") or {}
+    runner_specs = runner_type.get("runner_parameters") or {}
+    overridden = sorted(
+        name for name in given
+        if (action_specs.get(name) or {}).get("immutable")
+        or ((runner_specs.get(name) or {}).get("immutable") and name not in action_specs)
+    )
+    if overridden:
+        raise ParameterError(f"Override of immutable parameter(s) {', '.join(overridden)} is unsupported.")
+    specs = merged_specs(runner_specs, action_specs)
+    validator = jsonschema.Draft4Validator(_schema(specs))
+    # Templates are rendered later; only their presence counts now, not their type.
+    errors = [
+        error for error in validator.iter_errors(given)
+        if not (error.path and _is_template(given.get(error.path[0])))
+    ]
+    if errors:
+        error = sorted(errors, key=lambda e: (e.validator != "required", list(e.path)))[0]
+        where = ".".join(str(p) for p in error.path)
+        raise ParameterError(error.message + (f" (parameter {where!r})" if where else ""))
+
+
+def _is_template(value: Any) -> bool:
+    return isinstance(value, str) and ("{{" in value or "{%" in value)
+
+
+def render(runner_type: dict, action: dict, given: dict, context: dict) -> tuple[dict, dict]:
+    """Apply defaults, render Jinja over the other parameters and `action_context`, and split the
+    result into (runner parameter values, action parameter values)."""
+    runner_specs = runner_type.get("runner_parameters") or {}
+    specs = merged_specs(runner_specs, action.get("parameters") or {})
+    raw: dict = {name: spec["default"] for name, spec in specs.items() if "default" in spec}
+    raw.update(given)
+    resolved = _render_all(raw, {"action_context": context})
+    for name, value in resolved.items():
+        resolved[name] = _cast(value, (specs.get(name) or {}).get("type"))
+    runner_values = {name: value for name, value in resolved.items() if name in runner_specs}
+    action_values = {name: value for name, value in resolved.items() if name not in runner_specs}
+    return runner_values, action_values
+
+
+def _render_all(raw: dict, extra: dict) -> dict:
+    """Render templates in dependency order; a cycle or an unknown name is a ParameterError."""
+    done: dict = {name: value for name, value in raw.items() if not _templates_in(value)}
+    pending = {name: value for name, value in raw.items() if name not in done}
+    while pending:
+        progressed = False
+        for name, value in list(pending.items()):
+            needs = _variables(value) & set(raw)
+            if needs - set(done) - {name}:
+                continue
+            scope = {**extra, **done}
+            try:
+                done[name] = _render_value(value, scope)
+            except jinja2.TemplateError as exc:
+                raise ParameterError(f"Failed to render parameter {name!r}: {exc}") from exc
+            del pending[name]
+            progressed = True
+        if not progressed:
+            raise ParameterError(f"Cyclic dependency between parameters: {', '.join(sorted(pending))}")
+    return {name: done[name] for name in raw}
+
+
+def _templates_in(value: Any) -> bool:
+    if isinstance(value, dict):
+        return any(_templates_in(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_templates_in(v) for v in value)
+    return _is_template(value)
+
+
+def _variables(value: Any) -> set[str]:
+    if isinstance(value, dict):
+        return set().union(*[_variables(v) for v in value.values()]) if value else set()
+    if isinstance(value, list):
+        return set().union(*[_variables(v) for v in value]) if value else set()
+    if _is_template(value):
+        try:
+            return jinja2.meta.find_undeclared_variables(_jinja.parse(value))
+        except jinja2.TemplateSyntaxError as exc:
+            raise ParameterError(f"Invalid Jinja template {value!r}: {exc}") from exc
+    return set()
+
+
+def _render_value(value: Any, scope: dict) -> Any:
+    if isinstance(value, dict):
+        return {k: _render_value(v, scope) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_render_value(v, scope) for v in value]
+    if _is_template(value):
+        return _jinja.from_string(value).render(scope)
+    return value
+
+
+def _cast(value: Any, kind: Any) -> Any:
+    """Rendered templates are text; give them the declared type as StackStorm does."""
+    if not isinstance(value, str) or not isinstance(kind, str):
+        return value
+    try:
+        if kind == "integer":
+            return int(value)
+        if kind == "number":
+            return float(value)
+        if kind == "boolean" and value.lower() in ("true", "false", "1", "0"):
+            return value.lower() in ("true", "1")
+    except ValueError:
+        return value
+    return value
+
+
+def mask_secrets(parameters: dict, runner_type: dict, action: dict) -> dict:
+    """The parameters with secret values replaced by the mask, for API responses."""
+    specs = merged_specs(runner_type.get("runner_parameters") or {}, action.get("parameters") or {})
+    return {
+        name: (SECRET_MASK if (specs.get(name) or {}).get("secret") else value)
+        for name, value in parameters.items()
+    }

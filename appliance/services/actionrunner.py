@@ -1,0 +1,211 @@
+"""st2actionrunner: claims scheduled executions and runs them through runner plugins.
+
+Claiming is a compare-and-set scheduled -> running that records which process runs it; the sweep
+marks running executions of dead runner processes on this host `abandoned` (StackStorm's status
+for a runner that died) and picks up scheduled executions whose message was lost.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import traceback
+from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
+
+import yaml
+
+from appliance import models
+from appliance.executions import runner_alive, runner_identity
+from appliance.models import PACKS
+from appliance.parameters import ParameterError, render
+from appliance.runners import RunContext, RunResult, installed_runners
+from appliance.services.base import Service, run_service
+from appliance.services.scheduler import STALE_SECONDS, SWEEP_SECONDS, seconds_ago
+
+LOG = logging.getLogger(__name__)
+ACTIVE = (models.RUNNING, models.CANCELING, models.PAUSING, models.PAUSED, models.RESUMING)
+
+
+class ActionRunnerService(Service):
+    name = "st2actionrunner"
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self.workers = ctx.config.get("actionrunner", "workers")
+        self.runners = installed_runners()
+        self.identity = runner_identity()
+        self.packs = ctx.store.collection(PACKS)
+        self._slots = threading.Semaphore(self.workers)
+        self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="runner")
+        self._running: dict[str, RunContext] = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self._subscriptions: list = []
+        self._sweeper: Optional[threading.Thread] = None
+
+    # -- claiming -------------------------------------------------------------------------------
+    def _on_run(self, routing_key: str, body: dict) -> None:
+        self.submit(body["execution_id"])
+
+    def submit(self, execution_id: str) -> None:
+        """Run one execution in the pool; blocks while every worker is busy (back-pressure)."""
+        self._slots.acquire()
+        try:
+            self._pool.submit(self._run_guarded, execution_id)
+        except RuntimeError:  # pool shut down
+            self._slots.release()
+
+    def _run_guarded(self, execution_id: str) -> None:
+        try:
+            self.run(execution_id)
+        except Exception:
+            LOG.exception("execution %s crashed its runner", execution_id)
+            self.ctx.executions.transition(
+                execution_id, models.FAILED, ACTIVE,
+                {"result": {"error": "The runner crashed.", "traceback": traceback.format_exc()}},
+            )
+        finally:
+            self._slots.release()
+
+    def run(self, execution_id: str) -> None:
+        executions = self.ctx.executions
+        doc = executions.transition(
+            execution_id, models.RUNNING, (models.SCHEDULED,),
+            {"liveaction.runner_info": self.identity},
+        )
+        if doc is None:
+            return  # canceled meanwhile, or claimed by another runner
+        try:
+            ctx = self._context(doc)
+        except (ParameterError, LookupError) as exc:
+            executions.transition(execution_id, models.FAILED, ACTIVE, {"result": {"error": str(exc)}})
+            return
+        runner_cls = self.runners[doc["runner"]["name"]]
+        with self._lock:
+            self._running[execution_id] = ctx
+        try:
+            outcome = runner_cls().run(ctx)
+        finally:
+            with self._lock:
+                self._running.pop(execution_id, None)
+            self.ctx.credentials.revoke_token(ctx.env["ST2_ACTION_AUTH_TOKEN"])
+        self._finish(execution_id, ctx, outcome)
+
+    def _finish(self, execution_id: str, ctx: RunContext, outcome: RunResult) -> None:
+        if self._stop.is_set():
+            status = models.ABANDONED  # StackStorm's status for work a stopping runner gives up
+        elif ctx.cancel.is_set():
+            status = models.CANCELED
+        else:
+            status = outcome.status
+        if status not in models.COMPLETED_STATUSES:
+            status = models.FAILED
+        self.ctx.executions.transition(execution_id, status, ACTIVE, {"result": outcome.result})
+
+    def _context(self, doc: dict) -> RunContext:
+        action = doc["action"]
+        if doc["runner"]["name"] not in self.runners:
+            raise LookupError(f'Runner "{doc["runner"]["name"]}" is not installed on this action runner.')
+        runner_values, action_values = render(doc["runner"], action, doc.get("parameters") or {}, doc["context"])
+        pack = self.packs.find_one({"ref": action["pack"]}) or {}
+        pack_path = pack.get("path", "")
+        entry_point = ""
+        if action.get("entry_point"):
+            entry_point = os.path.join(pack_path, "actions", action["entry_point"])
+        user = doc["context"].get("user") or self.ctx.config.get("system_user", "user")
+        timeout = runner_values.get("timeout") or 600
+        token = self.ctx.credentials.issue_token(user, int(timeout) + 300, {"execution_id": doc["id"]})
+        env = {
+            "ST2_ACTION_PACK_NAME": action["pack"],
+            "ST2_ACTION_EXECUTION_ID": doc["id"],
+            "ST2_ACTION_API_URL": self.ctx.config.api_url,
+            "ST2_ACTION_AUTH_TOKEN": token["token"],
+        }
+        stream = self.ctx.config.get("actionrunner", "stream_output")
+        return RunContext(
+            execution_id=doc["id"],
+            action=action,
+            runner_parameters=runner_values,
+            action_parameters=action_values,
+            entry_point=entry_point,
+            pack_path=pack_path,
+            virtualenv=os.path.join(self.ctx.config.virtualenvs_path, action["pack"]),
+            env=env,
+            user=user,
+            pack_config=self._pack_config(action["pack"]),
+            emit=(lambda kind, data: self.ctx.executions.add_output(doc, kind, data)) if stream else (lambda k, d: None),
+        )
+
+    def _pack_config(self, pack: str) -> dict:
+        path = os.path.join(self.ctx.config.configs_path, f"{pack}.yaml")
+        if not os.path.exists(path):
+            return {}
+        with open(path, encoding="utf-8") as handle:
+            return yaml.safe_load(handle) or {}
+
+    # -- cancel ---------------------------------------------------------------------------------
+    def _on_control(self, routing_key: str, body: dict) -> None:
+        if body.get("action") == "cancel":
+            with self._lock:
+                ctx = self._running.get(body.get("execution_id", ""))
+            if ctx is not None:
+                ctx.cancel.set()
+
+    # -- recovery -------------------------------------------------------------------------------
+    def sweep(self, older_than: float = STALE_SECONDS) -> None:
+        """Abandon executions of dead runners on this host; run scheduled ones nobody took."""
+        executions = self.ctx.executions
+        mine = executions.coll.find({"status": {"$in": list(ACTIVE)},
+                                     "liveaction.runner_info.hostname": self.identity["hostname"]})
+        for doc in mine:
+            info = doc.get("liveaction", {}).get("runner_info", {})
+            if runner_alive(info):
+                continue
+            final = models.CANCELED if doc["status"] == models.CANCELING else models.ABANDONED
+            LOG.warning("execution %s was %s in dead runner pid %s: marking it %s",
+                        doc["id"], doc["status"], info.get("pid"), final)
+            executions.transition(doc["id"], final, (doc["status"],),
+                                  {"result": {"error": f"Action runner process {info.get('pid')} died."}})
+        stale = executions.coll.find(
+            {"status": models.SCHEDULED, "start_timestamp": {"$lt": seconds_ago(older_than)}},
+            sort=[("start_timestamp", 1)], limit=self.workers,
+        )
+        for doc in stale:
+            self.submit(doc["id"])
+
+    def _sweep_loop(self) -> None:
+        first = True
+        while not self._stop.wait(0 if first else SWEEP_SECONDS):
+            try:
+                self.sweep(0 if first else STALE_SECONDS)
+            except Exception:
+                LOG.exception("action runner sweep failed")
+            first = False
+
+    def start(self) -> None:
+        name = f"{self.identity['hostname']}.{self.identity['pid']}"
+        self._subscriptions = [
+            self.ctx.bus.consume_control(self._on_control, name),
+            self.ctx.bus.consume_run(self._on_run, prefetch=self.workers),
+        ]
+        self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True, name="runner-sweep")
+        self._sweeper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for sub in self._subscriptions:
+            sub.stop()
+        with self._lock:
+            for ctx in self._running.values():
+                ctx.cancel.set()
+        self._pool.shutdown(wait=True)
+
+
+def main() -> None:
+    run_service(ActionRunnerService)
+
+
+if __name__ == "__main__":
+    main()

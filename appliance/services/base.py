@@ -1,0 +1,91 @@
+"""What every service is: start/stop around a shared Context, and one entry point per service
+(`st2api`, `st2scheduler`, ...) that runs it as its own process, ready for a systemd unit."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+from abc import ABC, abstractmethod
+from typing import Optional
+
+import falcon
+from waitress.server import create_server
+
+from appliance.services.context import Context, load_config_or_exit, setup_logging
+
+LOG = logging.getLogger(__name__)
+
+
+class Service(ABC):
+    name = "service"
+
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
+    @abstractmethod
+    def start(self) -> None:
+        """Begin work in background threads and return."""
+
+    @abstractmethod
+    def stop(self) -> None:
+        """Stop all threads started by start()."""
+
+
+class HttpService(Service):
+    """A falcon app served by waitress on [section] host/port."""
+
+    section = ""
+    threads = 16
+
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        self._server = None
+        self._thread: Optional[threading.Thread] = None
+
+    @abstractmethod
+    def app(self) -> falcon.App:
+        """The WSGI application."""
+
+    def start(self) -> None:
+        host = self.ctx.config.get(self.section, "host")
+        port = self.ctx.config.get(self.section, "port")
+        self._server = create_server(
+            self.app(), host=host, port=port, threads=self.threads, channel_timeout=3600,
+            connection_limit=1000, clear_untrusted_proxy_headers=True, ident="st2",
+        )
+        self._thread = threading.Thread(target=self._server.run, daemon=True, name=self.name)
+        self._thread.start()
+        LOG.info("%s listening on http://%s:%s", self.name, host, port)
+
+    def stop(self) -> None:
+        if self._server is not None:
+            self._server.close()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+
+def wait_for_signal() -> None:
+    """Block until SIGTERM or SIGINT."""
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    while not stop.is_set():
+        stop.wait(1)
+
+
+def run_service(service_cls: type[Service]) -> None:
+    """The body of each per-service entry point."""
+    parser = argparse.ArgumentParser(prog=service_cls.name, description=f"Run the {service_cls.name} service.")
+    parser.add_argument("--config-file", help="st2.conf path (default $ST2_CONFIG_PATH or /etc/st2/st2.conf)")
+    args = parser.parse_args()
+    config = load_config_or_exit(args.config_file)
+    setup_logging(config, service_cls.name)
+    ctx = Context(config)
+    service = service_cls(ctx)
+    service.start()
+    LOG.info("%s started", service_cls.name)
+    wait_for_signal()
+    service.stop()
+    ctx.close()

@@ -1,0 +1,84 @@
+"""st2scheduler: requested -> scheduled, then hand the execution to the action runners.
+
+Bus messages only say "look at this one"; a periodic sweep of the database finds requested
+executions whose message was lost (broker restart, scheduler down), so nothing waits forever.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+import threading
+from typing import Optional
+
+from appliance import models
+from appliance.bus import Subscription
+from appliance.services.base import Service, run_service
+
+LOG = logging.getLogger(__name__)
+SWEEP_SECONDS = 5.0
+STALE_SECONDS = 10.0
+
+
+def seconds_ago(seconds: float) -> str:
+    return models.format_time(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds))
+
+
+class SchedulerService(Service):
+    name = "st2scheduler"
+
+    def __init__(self, ctx):
+        super().__init__(ctx)
+        self._subscription: Optional[Subscription] = None
+        self._stop = threading.Event()
+        self._sweeper: Optional[threading.Thread] = None
+
+    def schedule(self, execution_id: str) -> None:
+        doc = self.ctx.executions.transition(execution_id, models.SCHEDULED, (models.REQUESTED,))
+        if doc is not None:
+            self.ctx.bus.request_run(execution_id)
+
+    def _on_message(self, routing_key: str, body: dict) -> None:
+        self.schedule(body["execution_id"])
+
+    def sweep(self, older_than: float = STALE_SECONDS) -> int:
+        """Schedule requested executions older than `older_than` seconds; returns how many."""
+        cutoff = seconds_ago(older_than)
+        stale = self.ctx.executions.coll.find(
+            {"status": models.REQUESTED, "start_timestamp": {"$lt": cutoff}},
+            sort=[("start_timestamp", 1)], limit=500,
+        )
+        for doc in stale:
+            self.schedule(doc["id"])
+        return len(stale)
+
+    def _sweep_loop(self) -> None:
+        first = True
+        while not self._stop.wait(0 if first else SWEEP_SECONDS):
+            try:
+                count = self.sweep(0 if first else STALE_SECONDS)
+                if count:
+                    LOG.info("scheduled %d requested execution(s) found in the database", count)
+            except Exception:
+                LOG.exception("scheduler sweep failed")
+            first = False
+
+    def start(self) -> None:
+        self._subscription = self.ctx.bus.consume_schedule(self._on_message)
+        self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True, name="scheduler-sweep")
+        self._sweeper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._subscription is not None:
+            self._subscription.stop()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=5)
+
+
+def main() -> None:
+    run_service(SchedulerService)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,202 @@
+"""st2ctl: start, stop, restart, status and reload of the appliance on this box."""
+
+from __future__ import annotations
+
+import argparse
+import configparser
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Optional
+
+from appliance import store as store_module
+from appliance.auth import ADMIN_USER
+from appliance.config import Config
+from appliance.content import ContentError
+from appliance.services.context import Context, load_config_or_exit
+
+START_TIMEOUT = 60.0
+STOP_TIMEOUT = 30.0
+
+
+def _pidfile(config: Config) -> str:
+    return os.path.join(config.data_path, "st2.pid")
+
+
+def _logfile(config: Config) -> str:
+    return config.get("log", "path") or os.path.join(config.data_path, "logs", "st2.log")
+
+
+def running_pid(config: Config) -> Optional[int]:
+    try:
+        with open(_pidfile(config), encoding="ascii") as handle:
+            pid = int(handle.read().strip())
+        os.kill(pid, 0)
+    except (OSError, ValueError):
+        return None
+    return pid
+
+
+def _endpoints(config: Config) -> dict[str, str]:
+    def url(section: str, path: str) -> str:
+        host = config.get(section, "host")
+        host = "127.0.0.1" if host in ("0.0.0.0", "::", "") else host
+        return f"http://{host}:{config.get(section, 'port')}{path}"
+
+    return {"st2auth": url("auth", "/tokens"), "st2api": url("api", "/v1/"), "st2stream": url("stream", "/v1/stream")}
+
+
+def _answers(url: str) -> bool:
+    """Any HTTP answer (401 included) means the service listens."""
+    try:
+        urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=2).close()
+    except urllib.error.HTTPError:
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def write_client_config(config: Config, password: str) -> str:
+    """A ready ~/.st2/config for the local user (the previous one is kept as config.bak)."""
+    directory = os.path.expanduser("~/.st2")
+    os.makedirs(directory, mode=0o700, exist_ok=True)
+    path = os.path.join(directory, "config")
+    if os.path.exists(path):
+        shutil.copy2(path, path + ".bak")
+    endpoints = _endpoints(config)
+    parser = configparser.ConfigParser()
+    parser["credentials"] = {"username": ADMIN_USER, "password": password}
+    parser["auth"] = {"url": endpoints["st2auth"].rsplit("/tokens", 1)[0]}
+    parser["api"] = {"url": endpoints["st2api"].rstrip("/")}
+    parser["stream"] = {"url": endpoints["st2stream"].rsplit("/stream", 1)[0]}
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        parser.write(handle)
+    cached = os.path.join(directory, f"token-{ADMIN_USER}")
+    if os.path.exists(cached):
+        os.remove(cached)  # a token of an earlier installation would be rejected
+    return path
+
+
+def register(ctx: Context, packs: Optional[list[str]] = None) -> dict:
+    for path in ctx.config.packs_paths[:1]:
+        os.makedirs(path, exist_ok=True)
+    return ctx.registrar.register(packs, fail_on_failure=False)
+
+
+def cmd_start(config: Config) -> int:
+    pid = running_pid(config)
+    if pid:
+        print(f"st2 is already running (pid {pid}).")
+        return 0
+    os.makedirs(os.path.dirname(_logfile(config)), exist_ok=True)
+    ctx = Context(config)
+    try:
+        password = ctx.htpasswd.ensure_admin()
+        counts = register(ctx)
+    except (store_module.StoreError, ContentError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    print(f"Registered {counts['runners']} runners, {counts['packs']} packs, {counts['actions']} actions.")
+    with open(_logfile(config), "ab") as log:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "appliance.supervisor", "--config-file", config.path],
+            stdout=log, stderr=log, stdin=subprocess.DEVNULL, start_new_session=True,
+        )
+    with open(_pidfile(config), "w", encoding="ascii") as handle:
+        handle.write(str(proc.pid))
+    deadline = time.time() + START_TIMEOUT
+    endpoints = _endpoints(config)
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            print(f"error: st2 exited with code {proc.returncode}; see {_logfile(config)}", file=sys.stderr)
+            return 1
+        if all(_answers(url) for url in endpoints.values()):
+            break
+        time.sleep(0.2)
+    else:
+        print(f"error: st2 did not answer within {START_TIMEOUT:.0f}s; see {_logfile(config)}", file=sys.stderr)
+        return 1
+    print(f"st2 started (pid {proc.pid}); database: {store_module.describe(config)}; "
+          f"bus: {config.get('messaging', 'url').split('@')[-1]}; log: {_logfile(config)}")
+    if password:
+        client_config = write_client_config(config, password)
+        print(f"Created user {ADMIN_USER} with password: {password}")
+        print(f"Wrote {client_config} for the st2 CLI.")
+    print("Use it:  st2 action list --pack core   |   st2 run core.local cmd='echo hi'")
+    return 0
+
+
+def cmd_stop(config: Config) -> int:
+    pid = running_pid(config)
+    if not pid:
+        print("st2 is not running.")
+        return 0
+    os.kill(pid, signal.SIGTERM)
+    deadline = time.time() + STOP_TIMEOUT
+    while time.time() < deadline:
+        try:
+            os.kill(pid, 0)
+        except OSError:
+            break
+        time.sleep(0.2)
+    else:
+        os.kill(pid, signal.SIGKILL)
+    try:
+        os.remove(_pidfile(config))
+    except OSError:
+        pass
+    print("st2 stopped.")
+    return 0
+
+
+def cmd_status(config: Config) -> int:
+    pid = running_pid(config)
+    print(f"st2 supervisor: {'running, pid %d' % pid if pid else 'not running'}")
+    healthy = bool(pid)
+    for name, url in _endpoints(config).items():
+        up = _answers(url)
+        healthy = healthy and up
+        print(f"{name}: {'answering on ' + url if up else 'not answering'}")
+    return 0 if healthy else 3
+
+
+def cmd_reload(config: Config, register_all: bool) -> int:
+    ctx = Context(config)
+    try:
+        counts = register(ctx)
+    except (store_module.StoreError, ContentError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    finally:
+        ctx.close()
+    print(f"Registered {counts['runners']} runners, {counts['packs']} packs, {counts['actions']} actions.")
+    return 0
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    parser = argparse.ArgumentParser(prog="st2ctl", description="Control the appliance's services.")
+    parser.add_argument("command", choices=("start", "stop", "restart", "status", "reload"))
+    parser.add_argument("--config-file", help="st2.conf (default $ST2_CONFIG_PATH or /etc/st2/st2.conf)")
+    parser.add_argument("--register-all", action="store_true", help="reload: register runners, packs, actions")
+    args = parser.parse_args(argv)
+    config = load_config_or_exit(args.config_file)
+    if args.command == "start":
+        code = cmd_start(config)
+    elif args.command == "stop":
+        code = cmd_stop(config)
+    elif args.command == "restart":
+        code = cmd_stop(config) or cmd_start(config)
+    elif args.command == "status":
+        code = cmd_status(config)
+    else:
+        code = cmd_reload(config, args.register_all)
+    sys.exit(code)
