@@ -160,7 +160,7 @@ def cmd_stop(config: Config) -> int:
 
 def cmd_status(config: Config) -> int:
     pid = running_pid(config)
-    print(f"st2 supervisor: {'running, pid %d' % pid if pid else 'not running'}")
+    print(f"st2 supervisor: {f'running, pid {pid}' if pid else 'not running'}")
     healthy = bool(pid)
     for name, url in _endpoints(config).items():
         up = _answers(url)
@@ -169,7 +169,7 @@ def cmd_status(config: Config) -> int:
     return 0 if healthy else 3
 
 
-def cmd_reload(config: Config, register_all: bool) -> int:
+def cmd_reload(config: Config) -> int:
     ctx = Context(config)
     try:
         counts = register(ctx)
@@ -198,5 +198,5 @@ def main(argv: Optional[list[str]] = None) -> None:
     elif args.command == "status":
         code = cmd_status(config)
     else:
-        code = cmd_reload(config, args.register_all)
+        code = cmd_reload(config)  # registers everything, with or without --register-all
     sys.exit(code)

@@ -25,6 +25,12 @@ from appliance.services.base import Service, run_service
 from appliance.services.scheduler import STALE_SECONDS, SWEEP_SECONDS, seconds_ago
 
 LOG = logging.getLogger(__name__)
+
+
+def _discard(output_type: str, data: str) -> None:
+    """Output sink when [actionrunner] stream_output is off."""
+
+
 ACTIVE = (models.RUNNING, models.CANCELING, models.PAUSING, models.PAUSED, models.RESUMING)
 
 
@@ -135,7 +141,7 @@ class ActionRunnerService(Service):
             env=env,
             user=user,
             pack_config=self._pack_config(action["pack"]),
-            emit=(lambda kind, data: self.ctx.executions.add_output(doc, kind, data)) if stream else (lambda k, d: None),
+            emit=(lambda kind, data: self.ctx.executions.add_output(doc, kind, data)) if stream else _discard,
         )
 
     def _pack_config(self, pack: str) -> dict:
