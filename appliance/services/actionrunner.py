@@ -163,6 +163,7 @@ class ActionRunnerService(Service):
     def sweep(self, older_than: float = STALE_SECONDS) -> None:
         """Abandon executions of dead runners on this host; run scheduled ones nobody took."""
         executions = self.ctx.executions
+        self._catch_missed_cancels()
         mine = executions.coll.find({"status": {"$in": list(ACTIVE)},
                                      "liveaction.runner_info.hostname": self.identity["hostname"]})
         for doc in mine:
@@ -180,6 +181,15 @@ class ActionRunnerService(Service):
         )
         for doc in stale:
             self.submit(doc["id"])
+
+    def _catch_missed_cancels(self) -> None:
+        """A cancel request is also in the database: act on it even if its message was lost."""
+        with self._lock:
+            running = dict(self._running)
+        if running:
+            canceling = self.ctx.executions.coll.find({"id": {"$in": list(running)}, "status": models.CANCELING})
+            for doc in canceling:
+                running[doc["id"]].cancel.set()
 
     def _sweep_loop(self) -> None:
         first = True
