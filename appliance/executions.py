@@ -3,6 +3,7 @@ the database (compare-and-set on the current status) before it is announced on t
 
 from __future__ import annotations
 
+import datetime
 import itertools
 import os
 import socket
@@ -36,6 +37,7 @@ class Executions:
         context: dict,
         status: str = models.REQUESTED,
         result: Optional[dict] = None,
+        delay_ms: Optional[int] = None,
     ) -> dict:
         """Store a new execution, announce it and, if it is requested, ask for it to be scheduled."""
         execution_id = models.new_id()
@@ -63,6 +65,10 @@ class Executions:
             doc["parent"] = context["parent"]["execution_id"]
         if result is not None:
             doc["result"] = result
+        if delay_ms:
+            doc["delay"] = delay_ms
+            due = models.parse_time(stamp) + datetime.timedelta(milliseconds=delay_ms)
+            doc["delay_until"] = models.format_time(due)
         if status in models.COMPLETED_STATUSES:
             doc["end_timestamp"] = stamp
             doc["elapsed_seconds"] = 0.0

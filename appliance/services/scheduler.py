@@ -34,9 +34,26 @@ class SchedulerService(Service):
         self._sweeper: Optional[threading.Thread] = None
 
     def schedule(self, execution_id: str) -> None:
-        doc = self.ctx.executions.transition(execution_id, models.SCHEDULED, (models.REQUESTED,))
-        if doc is not None:
+        """requested -> scheduled, or -> delayed until its `delay` has passed."""
+        executions = self.ctx.executions
+        doc = executions.get(execution_id)
+        if doc is None:
+            return
+        due = doc.get("delay_until")
+        if doc["status"] == models.REQUESTED and due and due > models.now():
+            if executions.transition(execution_id, models.DELAYED, (models.REQUESTED,)) is not None:
+                self._wake_at(execution_id, due)
+            return
+        if doc["status"] == models.DELAYED and due and due > models.now():
+            return
+        if executions.transition(execution_id, models.SCHEDULED, (models.REQUESTED, models.DELAYED)) is not None:
             self.ctx.bus.request_run(execution_id)
+
+    def _wake_at(self, execution_id: str, due: str) -> None:
+        wait = (models.parse_time(due) - models.parse_time(models.now())).total_seconds()
+        timer = threading.Timer(max(0.0, wait), self.schedule, (execution_id,))
+        timer.daemon = True
+        timer.start()
 
     def _on_message(self, routing_key: str, body: dict) -> None:
         self.schedule(body["execution_id"])
@@ -48,9 +65,13 @@ class SchedulerService(Service):
             {"status": models.REQUESTED, "start_timestamp": {"$lt": cutoff}},
             sort=[("start_timestamp", 1)], limit=500,
         )
-        for doc in stale:
+        due = self.ctx.executions.coll.find(
+            {"status": models.DELAYED, "delay_until": {"$lte": models.now()}},
+            sort=[("start_timestamp", 1)], limit=500,
+        )
+        for doc in stale + due:
             self.schedule(doc["id"])
-        return len(stale)
+        return len(stale) + len(due)
 
     def _sweep_loop(self) -> None:
         first = True

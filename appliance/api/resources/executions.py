@@ -45,7 +45,9 @@ class _Base:
         liveaction = {**doc.get("liveaction", {}), "parameters": masked}
         return {**doc, "parameters": masked, "liveaction": liveaction}
 
-    def _request(self, ref: str, parameters: dict, context: dict, user: Optional[str]) -> dict:
+    def _request(
+        self, ref: str, parameters: dict, context: dict, user: Optional[str], delay_ms: Optional[int] = None
+    ) -> dict:
         """Validate and create an execution of `ref`; nothing is stored when validation fails."""
         if not isinstance(ref, str) or not ref:
             raise bad_request("'action' is a required property")
@@ -71,7 +73,7 @@ class _Base:
             self.executions.create(action, runner_type, parameters, context, status=models.FAILED,
                                    result={"error": str(exc)})
             raise bad_request(str(exc)) from None
-        return self.executions.create(action, runner_type, parameters, context)
+        return self.executions.create(action, runner_type, parameters, context, delay_ms=delay_ms)
 
 
 def _context_header(req: falcon.Request) -> dict:
@@ -87,6 +89,13 @@ def _context_header(req: falcon.Request) -> dict:
     return value
 
 
+def _delay(body: dict) -> Optional[int]:
+    delay = body.get("delay")
+    if delay is not None and (not isinstance(delay, int) or isinstance(delay, bool) or delay < 0):
+        raise bad_request("'delay' must be a non-negative integer (milliseconds)")
+    return delay or None
+
+
 class Executions(_Base):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = json_object(req)
@@ -95,7 +104,7 @@ class Executions(_Base):
             raise bad_request("'parameters' must be an object")
         context = {**(body.get("context") or {}), **_context_header(req)}
         user = body.get("user") or req.context.user
-        doc = self._request(body.get("action"), parameters, context, user)
+        doc = self._request(body.get("action"), parameters, context, user, _delay(body))
         respond(resp, self._public(req, doc), 201)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -197,6 +206,6 @@ class ExecutionReRun(_Base):
         context = {k: v for k, v in (original.get("context") or {}).items()
                    if k not in ("user", "pack", "re-run", "parent")}
         context["re-run"] = {"ref": original["id"]}
-        doc = self._request(original["action"]["ref"], parameters, context, req.context.user)
+        doc = self._request(original["action"]["ref"], parameters, context, req.context.user, _delay(body))
         respond(resp, self._public(req, doc), 201)
 
