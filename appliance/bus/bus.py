@@ -162,10 +162,10 @@ class Bus:
         return Subscription(self, queues, self._tag_events(handler), 256)
 
     def _tag_events(self, handler: Handler) -> Handler:
-        # Consumer callbacks lose the exchange; rebuild the stream event name from the body.
+        # Stream event names are StackStorm's whatever the prefix; output lines carry output_type.
         def tagged(routing_key: str, body: dict) -> None:
-            exchange = self.names.execution_output if "output_type" in body else self.names.execution
-            handler(f"{exchange}__{routing_key}", body)
+            resource = "st2.execution.output" if "output_type" in body else "st2.execution"
+            handler(f"{resource}__{routing_key}", body)
 
         return tagged
 
