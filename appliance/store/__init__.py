@@ -9,6 +9,7 @@
 from __future__ import annotations
 
 import os
+import re
 
 from appliance.config import Config
 from appliance.store.base import Collection, Conflict, Store, StoreError
@@ -32,10 +33,13 @@ def _target(config: Config) -> tuple[str, str]:
     return "sqlite", config.get("database", "path") or os.path.join(config.data_path, "st2.db")
 
 
+_PASSWORD_IN_URL = re.compile(r"^(mongodb(?:\+srv)?://[^:/@]*:)[^@/]*@")
+
+
 def describe(config: Config) -> str:
-    """Human-readable engine and location (passwords never appear: they live in other keys)."""
+    """Human-readable engine and location; a password written into the URL is masked."""
     engine, where = _target(config)
-    return f"{engine} {where}"
+    return engine + " " + _PASSWORD_IN_URL.sub(r"\1***@", where)
 
 
 def open_store(config: Config) -> Store:

@@ -13,7 +13,7 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
-from appliance.models import Entity
+from appliance.models import Entity, new_id
 from appliance.store.base import Collection, Conflict, Filters, Store, StoreError
 
 
@@ -41,23 +41,50 @@ def _to_doc(doc: dict) -> dict:
     return stored
 
 
+def _with_id(doc: dict) -> dict:
+    return doc if "id" in doc else {"id": new_id(), **doc}
+
+
+def _value(values: dict, path: str) -> Any:
+    """The value of dotted `path` in a document, or in a {dotted path: value} mapping of $set."""
+    if path in values:
+        return values[path]
+    value: Any = values
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 class MongoCollection(Collection):
     def __init__(self, entity: Entity, collection: Any):
         super().__init__(entity)
         self._coll = collection
 
-    def _conflict(self, doc: dict, exc: DuplicateKeyError) -> Conflict:
-        key = (exc.details or {}).get("keyPattern") or {}
-        field = next(iter(key), None) or next(
-            (p for p in self.entity.unique if p in str(exc)), "id"
-        )
+    def _conflict(self, values: dict, own_id: Optional[str], details: Optional[dict]) -> Conflict:
+        """A Conflict naming the clashing field, its value and the document holding it. MongoDB says
+        which index clashed (keyPattern); mongomock does not, so then the unique fields are probed."""
+        key = (details or {}).get("keyPattern") or {}
+        field = next(iter(key), None) or self._clashing_field(values, own_id)
         if field == "_id":
             field = "id"
-        value: Any = doc
-        for part in field.split("."):
-            value = value.get(part) if isinstance(value, dict) else None
-        existing = self._coll.find_one({("_id" if field == "id" else field): value}, {"_id": 1})
+        if field == "id":
+            value: Any = own_id
+            query: dict = {"_id": own_id}
+        else:
+            value = _value(values, field)
+            query = {field: value, "_id": {"$ne": own_id}}
+        try:
+            existing = self._coll.find_one(query, {"_id": 1})
+        except PyMongoError:
+            existing = None
         return Conflict(self.entity.collection, field, value, str(existing["_id"]) if existing else None)
+
+    def _clashing_field(self, values: dict, own_id: Optional[str]) -> str:
+        for path in self.entity.unique:
+            value = _value(values, path)
+            if value is not None and self._coll.find_one({path: value, "_id": {"$ne": own_id}}, {"_id": 1}):
+                return path
+        return "id"
 
     def _call(self, method, *args, **kwargs):
         try:
@@ -68,26 +95,45 @@ class MongoCollection(Collection):
             raise StoreError(f"mongodb {self.entity.collection}: {exc}") from exc
 
     def insert(self, doc: dict) -> dict:
+        doc = _with_id(doc)
         try:
             self._call(self._coll.insert_one, _to_doc(doc))
         except DuplicateKeyError as exc:
-            raise self._conflict(doc, exc) from None
+            raise self._conflict(doc, doc["id"], exc.details) from None
         return doc
 
     def insert_many(self, docs: Iterable[dict]) -> None:
-        batch = [_to_doc(doc) for doc in docs]
-        if batch:
-            try:
-                self._call(self._coll.insert_many, batch, ordered=True)
-            except DuplicateKeyError as exc:
-                raise self._conflict(batch[0], exc) from None
-            except pymongo.errors.BulkWriteError as exc:
-                raise Conflict(self.entity.collection, "id", None, None) from exc
+        """Ordered insert; on a clash the documents already written are deleted again, so that
+        (as with the SQLite engine's transaction) either all documents are stored or none."""
+        originals = [_with_id(doc) for doc in docs]
+        if not originals:
+            return
+        batch = [_to_doc(doc) for doc in originals]
+        try:
+            self._coll.insert_many(batch, ordered=True)
+        except pymongo.errors.BulkWriteError as exc:
+            details = exc.details or {}
+            errors = details.get("writeErrors") or [{}]
+            inserted = [doc["_id"] for doc in batch[: details.get("nInserted", 0)]]
+            first = errors[0]
+            conflict = None
+            if first.get("code") in (11000, 11001) and "index" in first:
+                culprit = originals[first["index"]]
+                conflict = self._conflict(culprit, culprit["id"], first)
+            if inserted:
+                self._call(self._coll.delete_many, {"_id": {"$in": inserted}})
+            if conflict is not None:
+                raise conflict from None
+            raise StoreError(f"mongodb {self.entity.collection}: {exc}") from exc
+        except PyMongoError as exc:
+            raise StoreError(f"mongodb {self.entity.collection}: {exc}") from exc
 
     def get(self, doc_id: str) -> Optional[dict]:
         return _from_mongo(self._call(self._coll.find_one, {"_id": doc_id}))
 
     def find(self, filters=None, sort=None, limit=None, offset=0) -> list[dict]:
+        if limit == 0:  # pymongo's limit(0) means "no limit"; the interface means no documents
+            return []
         cursor = self._coll.find(_to_mongo(filters)).sort(_sort(sort)).skip(offset)
         if limit is not None:
             cursor = cursor.limit(limit)
@@ -105,26 +151,32 @@ class MongoCollection(Collection):
             change["$push"] = push
         if not change:
             return _from_mongo(self._call(self._coll.find_one, query))
-        return _from_mongo(
-            self._call(self._coll.find_one_and_update, query, change, return_document=ReturnDocument.AFTER)
-        )
+        try:
+            return _from_mongo(
+                self._call(self._coll.find_one_and_update, query, change, return_document=ReturnDocument.AFTER)
+            )
+        except DuplicateKeyError as exc:
+            raise self._conflict(set_fields or {}, doc_id, exc.details) from None
 
     def claim(self, filters, set_fields, sort=None) -> Optional[dict]:
-        return _from_mongo(
-            self._call(
-                self._coll.find_one_and_update,
-                _to_mongo(filters),
-                {"$set": set_fields},
-                sort=_sort(sort),
-                return_document=ReturnDocument.AFTER,
+        try:
+            return _from_mongo(
+                self._call(
+                    self._coll.find_one_and_update,
+                    _to_mongo(filters),
+                    {"$set": set_fields},
+                    sort=_sort(sort),
+                    return_document=ReturnDocument.AFTER,
+                )
             )
-        )
+        except DuplicateKeyError as exc:
+            raise self._conflict(set_fields, None, exc.details) from None
 
     def replace(self, doc: dict) -> dict:
         try:
             result = self._call(self._coll.replace_one, {"_id": doc["id"]}, _to_doc(doc))
         except DuplicateKeyError as exc:
-            raise self._conflict(doc, exc) from None
+            raise self._conflict(doc, doc["id"], exc.details) from None
         if result.matched_count == 0:
             raise StoreError(f"{self.entity.collection}: no document with id {doc['id']}")
         return doc

@@ -14,7 +14,7 @@ import sqlite3
 import threading
 from typing import Any, Iterable, Optional
 
-from appliance.models import Entity
+from appliance.models import Entity, new_id
 from appliance.store.base import Collection, Conflict, Filters, Sort, Store, StoreError
 
 _OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<=", "$ne": "IS NOT"}
@@ -79,7 +79,8 @@ class SQLiteCollection(Collection):
             if has_null:
                 parts.append(f"{expr} IS NULL")
             inside = "(" + " OR ".join(parts) + ")" if parts else "0"
-            clauses.append(inside if op == "$in" else f"NOT {inside}")
+            # NULL IN (...) is NULL, not false: a missing field is "not in" a list without None.
+            clauses.append(inside if op == "$in" else f"NOT COALESCE({inside}, 0)")
             params.extend(values)
         elif op in _OPERATORS:
             clauses.append(f"{expr} {_OPERATORS[op]} ?")
@@ -132,11 +133,32 @@ class SQLiteCollection(Collection):
     def _with_conflict_details(self, doc: dict, exc: Conflict) -> Conflict:
         if exc.field == "id":
             return Conflict(self._table, "id", doc.get("id"), doc.get("id"))
-        value = _dig(doc, exc.field)
-        existing = self.find_one({exc.field: value})
+        value = _value(doc, exc.field)
+        query: dict = {exc.field: value}
+        if doc.get("id") is not None:
+            query["id"] = {"$ne": doc["id"]}
+        existing = self.find_one(query)
         return Conflict(self._table, exc.field, value, existing["id"] if existing else None)
 
+    def _batch_conflict(self, docs: list[dict], exc: Conflict) -> Conflict:
+        """Which document of a rolled-back batch clashed, with the stored or earlier batch holder."""
+        held: dict[str, Any] = {}
+        for doc in docs:
+            value = _value(doc, exc.field)
+            if value is None or isinstance(value, (dict, list)):
+                continue
+            existing = self.find_one({exc.field: value})
+            if existing is not None:
+                return Conflict(self._table, exc.field, value, existing["id"])
+            key = json.dumps(value)
+            if key in held:
+                return Conflict(self._table, exc.field, value, held[key])
+            held[key] = doc["id"]
+        return exc
+
     def insert(self, doc: dict) -> dict:
+        if "id" not in doc:
+            doc = {"id": new_id(), **doc}
         try:
             self._run(f"INSERT INTO {self._table} (id, doc) VALUES (?, ?)", (doc["id"], _dumps(doc)))
         except Conflict as exc:
@@ -144,13 +166,30 @@ class SQLiteCollection(Collection):
         return doc
 
     def insert_many(self, docs: Iterable[dict]) -> None:
+        batch = [doc if "id" in doc else {"id": new_id(), **doc} for doc in docs]
+        rows = [(doc["id"], _dumps(doc)) for doc in batch]
+        if not rows:
+            return
         conn = self._store.connection()
-        rows = [(doc["id"], _dumps(doc)) for doc in docs]
+        # The connection is in autocommit mode: without BEGIN every row would be its own
+        # transaction (slow, and a clash would leave the rows before it stored).
+        self._run("BEGIN IMMEDIATE")
         try:
-            with conn:
-                conn.executemany(f"INSERT INTO {self._table} (id, doc) VALUES (?, ?)", rows)
-        except sqlite3.IntegrityError as exc:
-            raise self._conflict(exc) from exc
+            conn.executemany(f"INSERT INTO {self._table} (id, doc) VALUES (?, ?)", rows)
+            conn.execute("COMMIT")
+        except sqlite3.Error as exc:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            if isinstance(exc, sqlite3.IntegrityError):
+                found = self._conflict(exc)
+                if isinstance(found, Conflict):
+                    raise self._batch_conflict(batch, found) from None
+                raise found from exc
+            raise StoreError(f"sqlite {self._store.path}: {exc}") from exc
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
 
     def get(self, doc_id: str) -> Optional[dict]:
         row = self._run(f"SELECT doc FROM {self._table} WHERE id = ?", (doc_id,)).fetchone()
@@ -173,9 +212,12 @@ class SQLiteCollection(Collection):
             return self.get(doc_id) if not expect else self.find_one({"id": doc_id, **expect})
         new_doc, set_params = self._set_args(set_fields, push)
         where, params = self._where({"id": doc_id, **(expect or {})})
-        row = self._run(
-            f"UPDATE {self._table} SET doc = {new_doc}{where} RETURNING doc", set_params + params
-        ).fetchone()
+        try:
+            row = self._run(
+                f"UPDATE {self._table} SET doc = {new_doc}{where} RETURNING doc", set_params + params
+            ).fetchone()
+        except Conflict as exc:
+            raise self._with_conflict_details({"id": doc_id, **(set_fields or {})}, exc) from None
         return json.loads(row[0]) if row else None
 
     def claim(self, filters, set_fields, sort=None) -> Optional[dict]:
@@ -210,8 +252,11 @@ def _dumps(doc: dict) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
-def _dig(doc: dict, path: str) -> Any:
-    value: Any = doc
+def _value(values: dict, path: str) -> Any:
+    """The value of dotted `path` in a document, or in a {dotted path: value} mapping of set_fields."""
+    if path in values:
+        return values[path]
+    value: Any = values
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
