@@ -7,6 +7,7 @@ not implement), while a known key with a bad value is a ConfigError naming file,
 from __future__ import annotations
 
 import configparser
+import copy
 import json
 import os
 from dataclasses import dataclass, field
@@ -29,6 +30,12 @@ def _bool(raw: str) -> bool:
 
 
 def _list(raw: str) -> list[str]:
+    """A comma-separated list (oslo.config's ListOpt); items may contain ':' (URLs)."""
+    return [item.strip() for item in raw.split(",") if item.strip()]
+
+
+def _paths(raw: str) -> list[str]:
+    """Folders separated by ':' as StackStorm writes packs_base_paths (',' accepted too)."""
     return [item.strip() for item in raw.replace(":", ",").split(",") if item.strip()]
 
 
@@ -88,7 +95,7 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
     },
     "content": {
         "system_packs_base_path": (str, ""),
-        "packs_base_paths": (_list, []),
+        "packs_base_paths": (_paths, []),
     },
     "actionrunner": {
         "python_binary": (str, ""),
@@ -176,6 +183,8 @@ def load(path: str | None = None) -> Config:
                 parser.read_file(handle)
         except configparser.Error as exc:
             raise ConfigError(f"{path}: cannot parse: {exc}".replace("\n", " ")) from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"{path}: cannot parse: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         except OSError as exc:
             raise ConfigError(f"{path}: cannot read: {exc.strerror}") from exc
     values: dict[str, dict[str, Any]] = {}
@@ -189,5 +198,5 @@ def load(path: str | None = None) -> Config:
                 except ValueError as exc:
                     raise ConfigError(f"{path}: [{section}] {key}: {exc}") from exc
             else:
-                values[section][key] = default
+                values[section][key] = copy.deepcopy(default)  # lists and dicts: one per Config
     return Config(path=path, values=values)
