@@ -93,15 +93,24 @@ class Bus:
             self._local.producer = producer
         return producer
 
-    def publish(self, exchange: Exchange, routing_key: str, body: dict, persistent: bool = False) -> None:
-        """Send `body`; one retry on a fresh connection if the broker dropped the old one."""
+    def publish(
+        self,
+        exchange: Exchange,
+        routing_key: str,
+        body: dict,
+        persistent: bool = False,
+        queue: Optional[Queue] = None,
+    ) -> None:
+        """Send `body`; one retry on a fresh connection if the broker dropped the old one.
+        `queue` is declared (and bound) first, so that the message waits there even when its
+        consumer has never been started yet."""
         for attempt in (1, 2):
             try:
                 self._producer().publish(
                     body,
                     exchange=exchange,
                     routing_key=routing_key,
-                    declare=[exchange],
+                    declare=[exchange] if queue is None else [exchange, queue],
                     delivery_mode=2 if persistent and self._durable else 1,
                     retry=False,
                 )
@@ -129,10 +138,12 @@ class Bus:
         self.publish(self.output_exchange, "create", line)
 
     def request_schedule(self, execution_id: str) -> None:
-        self.publish(self.work_exchange, SCHEDULE, {"execution_id": execution_id}, persistent=True)
+        queue = self._work_queue(self.names.scheduler_queue, SCHEDULE)
+        self.publish(self.work_exchange, SCHEDULE, {"execution_id": execution_id}, persistent=True, queue=queue)
 
     def request_run(self, execution_id: str) -> None:
-        self.publish(self.work_exchange, RUN, {"execution_id": execution_id}, persistent=True)
+        queue = self._work_queue(self.names.runner_queue, RUN)
+        self.publish(self.work_exchange, RUN, {"execution_id": execution_id}, persistent=True, queue=queue)
 
     def send_control(self, body: dict) -> None:
         self.publish(self.control_exchange, "", body)
