@@ -62,9 +62,14 @@ class MongoCollection(Collection):
 
     def _conflict(self, values: dict, own_id: Optional[str], details: Optional[dict]) -> Conflict:
         """A Conflict naming the clashing field, its value and the document holding it. MongoDB says
-        which index clashed (keyPattern); mongomock does not, so then the unique fields are probed."""
+        which index clashed (keyPattern); mongomock does not, so then the unique fields are probed.
+        The details are looked up after the fact: if that fails, the clash is still reported."""
         key = (details or {}).get("keyPattern") or {}
-        field = next(iter(key), None) or self._clashing_field(values, own_id)
+        field = next(iter(key), None)
+        try:
+            field = field or self._clashing_field(values, own_id)
+        except PyMongoError:
+            field = "id"
         if field == "_id":
             field = "id"
         if field == "id":
