@@ -1,0 +1,233 @@
+"""The one way runners start and supervise action processes.
+
+Every action process starts in a session of its own, so a timeout or a cancel can kill the whole
+process group (the shell, what it forked, what those forked) and not leave orphans behind. Output
+is read line by line by two threads and handed to a callback as it arrives, so `st2 execution
+tail` sees it live. Parameters never go on a command line, where any local user could read them
+in /proc/<pid>/cmdline: they go through stdin or a private file (see `private_file`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import shlex
+import signal
+import subprocess
+import tempfile
+import threading
+import time
+from typing import IO, Callable, Iterator, NamedTuple, Optional, Sequence
+
+LOG = logging.getLogger(__name__)
+
+KILL_GRACE_SECONDS = 2.0  # between SIGTERM and SIGKILL
+POLL_SECONDS = 0.05
+LineSink = Callable[[str, str], None]  # ("stdout" | "stderr", line including its newline)
+
+
+class ProcessResult(NamedTuple):
+    """How a process ended. return_code is negative when a signal killed it (Popen's rule)."""
+
+    return_code: int
+    stdout: str
+    stderr: str
+    timed_out: bool
+    canceled: bool
+
+
+def run(
+    argv: Sequence[str],
+    *,
+    env: Optional[dict[str, str]] = None,
+    cwd: Optional[str] = None,
+    stdin_data: Optional[str] = None,
+    timeout: Optional[float] = None,
+    cancel: Optional[threading.Event] = None,
+    on_line: Optional[LineSink] = None,
+    grace: float = KILL_GRACE_SECONDS,
+) -> ProcessResult:
+    """Run argv to completion, streaming its output, killing its process group on timeout/cancel.
+
+    Raises OSError when the process cannot start (missing program or working directory), so the
+    caller can turn it into a clear failed result.
+    """
+    proc = subprocess.Popen(
+        list(argv),
+        stdin=subprocess.PIPE if stdin_data is not None else subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+        cwd=cwd or None,
+        start_new_session=True,
+        close_fds=True,
+    )
+    out: list[str] = []
+    err: list[str] = []
+    threads = [
+        threading.Thread(target=_pump, args=(proc.stdout, "stdout", out, on_line), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, "stderr", err, on_line), daemon=True),
+    ]
+    if stdin_data is not None:
+        threads.append(threading.Thread(target=_feed, args=(proc.stdin, stdin_data), daemon=True))
+    for thread in threads:
+        thread.start()
+    readers = threads[:2]
+
+    deadline = None if timeout is None else time.monotonic() + max(float(timeout), 0.0)
+    timed_out = canceled = False
+    while proc.poll() is None or any(t.is_alive() for t in readers):
+        if cancel is not None and cancel.is_set():
+            canceled = True
+        elif deadline is not None and time.monotonic() >= deadline:
+            timed_out = True
+        if canceled or timed_out:
+            kill_group(proc, grace)
+            break
+        if cancel is not None:
+            cancel.wait(POLL_SECONDS)
+        else:
+            time.sleep(POLL_SECONDS)
+
+    for thread in readers:  # EOF comes once every writer is gone; a setsid() escapee may keep it open
+        thread.join(grace if (timed_out or canceled) else None)
+    code = proc.poll()
+    if code is None:  # cannot happen short of an unkillable (D state) leader
+        code = -signal.SIGKILL
+    return ProcessResult(code, "".join(out), "".join(err), timed_out, canceled)
+
+
+def _pump(stream: IO[bytes], kind: str, chunks: list[str], on_line: Optional[LineSink]) -> None:
+    """Read one pipe to EOF; each line is kept and handed to the sink as soon as it is read."""
+    with stream:
+        for raw in iter(stream.readline, b""):
+            line = raw.decode("utf-8", "replace")
+            chunks.append(line)
+            if on_line is not None:
+                try:
+                    on_line(kind, line)
+                except Exception:  # a broken sink must not stop the reading, or the child blocks
+                    LOG.exception("output callback failed")
+
+
+def _feed(stream: IO[bytes], data: str) -> None:
+    """Write stdin from a thread: a child that does not read it must not block the supervisor."""
+    try:
+        with stream:
+            stream.write(data.encode("utf-8"))
+    except (BrokenPipeError, OSError):
+        pass  # the child exited or closed its stdin: not our error to report
+
+
+def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_SECONDS) -> None:
+    """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
+    pgid = proc.pid  # start_new_session: the leader's pid is the group id
+    _signal_group(pgid, signal.SIGTERM)
+    end = time.monotonic() + grace
+    while time.monotonic() < end:
+        proc.poll()
+        if proc.returncode is not None and not _group_exists(pgid):
+            return
+        time.sleep(POLL_SECONDS)
+    _signal_group(pgid, signal.SIGKILL)
+    try:
+        proc.wait(grace)
+    except subprocess.TimeoutExpired:
+        LOG.warning("process %s survived SIGKILL", proc.pid)
+
+
+def _group_exists(pgid: int) -> bool:
+    """Whether a live (non-zombie) process is left in the group.
+
+    Zombies count for kill(0), and in a container whose PID 1 does not reap, the orphans of a
+    killed shell stay zombies forever; /proc tells them apart, kill(0) is the fallback elsewhere.
+    """
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        entries = None
+    if entries is not None:
+        for entry in entries:
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat", "rb") as handle:
+                    fields = handle.read().rsplit(b")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
+                return True
+        return False
+    try:
+        os.killpg(pgid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # members run as another user (sudo): they exist
+    return True
+
+
+def _signal_group(pgid: int, sig: int) -> None:
+    try:
+        os.killpg(pgid, sig)
+    except ProcessLookupError:
+        pass
+    except PermissionError:
+        # The group runs as root through sudo: ask sudo (non-interactively) to deliver the signal.
+        subprocess.run(
+            ["sudo", "-n", "kill", f"-{signal.Signals(sig).name[3:]}", "--", f"-{pgid}"],
+            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+            timeout=10, check=False,
+        )
+
+
+def sudo_command(command: str, password: Optional[str] = None) -> tuple[list[str], Optional[str]]:
+    """argv and stdin for running a shell command as root the way StackStorm does.
+
+    `sudo -E -- bash -c <command>` keeps the caller's environment (the ST2_ACTION_* variables);
+    a password goes first on stdin for `sudo -S`, never on the command line.
+    """
+    argv = ["sudo"] + (["-S"] if password else []) + ["-E", "--", "bash", "-c", command]
+    return argv, (password + "\n" if password else None)
+
+
+def source_command(path: str) -> str:
+    """Shell text that runs the script in `path` in the current shell (POSIX `.`)."""
+    return ". " + shlex.quote(path)
+
+
+@contextlib.contextmanager
+def private_file(content: str, prefix: str = "st2-action-", suffix: str = "") -> Iterator[str]:
+    """A temporary file only its owner can read (0600), removed on exit.
+
+    Used to hand a command or parameters to a child without putting them in its argv.
+    """
+    fd, path = tempfile.mkstemp(prefix=prefix, suffix=suffix)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+        yield path
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(path)
+
+
+def action_environment(
+    st2_env: dict[str, str],
+    user_env: Optional[dict] = None,
+    debug: bool = False,
+    base: Optional[dict[str, str]] = None,
+) -> dict[str, str]:
+    """The environment of an action process, merged in StackStorm's order.
+
+    The runner's own environment, then the action's `env` parameter on top, then the
+    ST2_ACTION_* variables, which `env` cannot override: actions rely on them being right.
+    """
+    env = dict(os.environ if base is None else base)
+    st2_own = {key: value for key, value in st2_env.items() if key.startswith("ST2_ACTION_")}
+    env.update({key: value for key, value in st2_env.items() if key not in st2_own})
+    env.update({str(key): str(value) for key, value in (user_env or {}).items() if value is not None})
+    env["ST2_ACTION_DEBUG"] = str(bool(debug))
+    env.update(st2_own)
+    return env

@@ -1,0 +1,1 @@
+"""StackStorm's http-request runner (core.http)."""

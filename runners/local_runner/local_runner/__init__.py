@@ -1,0 +1,1 @@
+"""StackStorm's local shell runners: a command line (local-shell-cmd) or a pack script (local-shell-script)."""

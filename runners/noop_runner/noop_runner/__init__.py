@@ -1,0 +1,1 @@
+"""StackStorm's noop runner (core.noop)."""
