@@ -47,9 +47,13 @@ def run(
     cancel: Optional[threading.Event] = None,
     on_line: Optional[LineSink] = None,
     grace: float = KILL_GRACE_SECONDS,
+    sudo: bool = False,
+    sudo_password: Optional[str] = None,
 ) -> ProcessResult:
     """Run argv to completion, streaming its output, killing its process group on timeout/cancel.
 
+    sudo=True says argv runs through sudo: its group then holds root processes that only sudo
+    itself can signal (sudo relays a signal to its direct child only, not to grandchildren).
     Raises OSError when the process cannot start (missing program or working directory), so the
     caller can turn it into a clear failed result.
     """
@@ -83,7 +87,7 @@ def run(
         elif deadline is not None and time.monotonic() >= deadline:
             timed_out = True
         if canceled or timed_out:
-            kill_group(proc, grace)
+            kill_group(proc, grace, sudo, sudo_password)
             break
         if cancel is not None:
             cancel.wait(POLL_SECONDS)
@@ -120,17 +124,19 @@ def _feed(stream: IO[bytes], data: str) -> None:
         pass  # the child exited or closed its stdin: not our error to report
 
 
-def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_SECONDS) -> None:
+def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_SECONDS, sudo: bool = False,
+               sudo_password: Optional[str] = None) -> None:
     """SIGTERM the process group, then SIGKILL whatever is left after `grace` seconds."""
     pgid = proc.pid  # start_new_session: the leader's pid is the group id
-    _signal_group(pgid, signal.SIGTERM)
+    via_sudo = sudo and os.geteuid() != 0
+    _signal_group(pgid, signal.SIGTERM, via_sudo, sudo_password)
     end = time.monotonic() + grace
     while time.monotonic() < end:
         proc.poll()
         if proc.returncode is not None and not _group_exists(pgid):
             return
         time.sleep(POLL_SECONDS)
-    _signal_group(pgid, signal.SIGKILL)
+    _signal_group(pgid, signal.SIGKILL, via_sudo, sudo_password)
     try:
         proc.wait(grace)
     except subprocess.TimeoutExpired:
@@ -168,27 +174,36 @@ def _group_exists(pgid: int) -> bool:
     return True
 
 
-def _signal_group(pgid: int, sig: int) -> None:
+def _signal_group(pgid: int, sig: int, via_sudo: bool = False, sudo_password: Optional[str] = None) -> None:
+    if via_sudo:  # root members: only root may signal them; our own kill still reaches sudo itself
+        _sudo_kill(pgid, sig, sudo_password)
     try:
         os.killpg(pgid, sig)
-    except ProcessLookupError:
+    except (ProcessLookupError, PermissionError):
         pass
-    except PermissionError:
-        # The group runs as root through sudo: ask sudo (non-interactively) to deliver the signal.
+
+
+def _sudo_kill(pgid: int, sig: int, password: Optional[str]) -> None:
+    """`sudo kill -SIG -- -pgid`, with the action's sudo password when it has one."""
+    auth = ["-S", "-p", ""] if password else ["-n"]
+    try:
         subprocess.run(
-            ["sudo", "-n", "kill", f"-{signal.Signals(sig).name[3:]}", "--", f"-{pgid}"],
-            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-            timeout=10, check=False,
+            ["sudo", *auth, "kill", f"-{signal.Signals(sig).name[3:]}", "--", f"-{pgid}"],
+            input=(password + "\n").encode("utf-8") if password else b"",
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=10, check=False,
         )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        LOG.warning("could not signal process group %s through sudo: %s", pgid, exc)
 
 
 def sudo_command(command: str, password: Optional[str] = None) -> tuple[list[str], Optional[str]]:
     """argv and stdin for running a shell command as root the way StackStorm does.
 
     `sudo -E -- bash -c <command>` keeps the caller's environment (the ST2_ACTION_* variables);
-    a password goes first on stdin for `sudo -S`, never on the command line.
+    a password goes first on stdin for `sudo -S`, never on the command line, and the empty
+    prompt (-p '') keeps "[sudo] password for ..." out of the action's stderr.
     """
-    argv = ["sudo"] + (["-S"] if password else []) + ["-E", "--", "bash", "-c", command]
+    argv = ["sudo"] + (["-S", "-p", ""] if password else []) + ["-E", "--", "bash", "-c", command]
     return argv, (password + "\n" if password else None)
 
 

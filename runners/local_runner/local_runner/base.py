@@ -7,6 +7,8 @@ The command text goes to the shell through a private file (`. /tmp/st2-cmd-...`)
 from __future__ import annotations
 
 import json
+import os
+import pwd
 import re
 import shutil
 from typing import Any, Optional
@@ -16,8 +18,7 @@ from appliance.runners import RunContext, Runner, RunResult
 
 SHELL = "/bin/sh"
 DEFAULT_TIMEOUT = 60
-BAD_SUDO_PASSWORD = re.compile(r"sudo: \d+ incorrect password attempts")
-SUDO_PROMPT_USER = re.compile(r"\[sudo\] password for (.+?):")
+BAD_SUDO_PASSWORD = re.compile(r"sudo: \d+ incorrect password attempts?")  # sudo 1.9 says "1 ... attempt"
 
 
 def shell_parameters() -> dict:
@@ -116,7 +117,8 @@ class BaseLocalShellRunner(Runner):
                 argv, stdin = [SHELL, "-c", inner], None
             try:
                 done = process.run(argv, env=env, cwd=params.get("cwd"), stdin_data=stdin,
-                                   timeout=timeout, cancel=ctx.cancel, on_line=ctx.emit)
+                                   timeout=timeout, cancel=ctx.cancel, on_line=ctx.emit,
+                                   sudo=sudo, sudo_password=password if sudo else None)
             except OSError as exc:
                 return error_result(f"Could not start the command: {exc}")
         return self.outcome(done, timeout, password)
@@ -128,8 +130,7 @@ class BaseLocalShellRunner(Runner):
         if done.timed_out:
             code, error = -9, f"Action failed to complete in {timeout} seconds"
         elif sudo_password and BAD_SUDO_PASSWORD.search(done.stderr):
-            match = SUDO_PROMPT_USER.search(done.stderr)
-            user = match.group(1) if match else "unknown"
+            user = pwd.getpwuid(os.getuid()).pw_name
             code = -1
             error = f"Invalid sudo password provided or sudo is not configured for this user ({user})"
         result = shell_result(code, done.stdout, done.stderr, error)

@@ -114,7 +114,7 @@ def test_private_file_is_owner_only_and_removed():
 def test_sudo_command_follows_stackstorm():
     assert process.sudo_command("echo hi") == (["sudo", "-E", "--", "bash", "-c", "echo hi"], None)
     argv, stdin = process.sudo_command("echo hi", "pw")
-    assert argv == ["sudo", "-S", "-E", "--", "bash", "-c", "echo hi"] and stdin == "pw\n"
+    assert argv == ["sudo", "-S", "-p", "", "-E", "--", "bash", "-c", "echo hi"] and stdin == "pw\n"
 
 
 def test_action_environment_order():
