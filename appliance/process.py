@@ -69,9 +69,10 @@ def run(
     )
     out: list[str] = []
     err: list[str] = []
+    sink = _Serialized(on_line) if on_line is not None else None
     threads = [
-        threading.Thread(target=_pump, args=(proc.stdout, "stdout", out, on_line), daemon=True),
-        threading.Thread(target=_pump, args=(proc.stderr, "stderr", err, on_line), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stdout, "stdout", out, sink), daemon=True),
+        threading.Thread(target=_pump, args=(proc.stderr, "stderr", err, sink), daemon=True),
     ]
     if stdin_data is not None:
         threads.append(threading.Thread(target=_feed, args=(proc.stdin, stdin_data), daemon=True))
@@ -102,17 +103,32 @@ def run(
     return ProcessResult(code, "".join(out), "".join(err), timed_out, canceled)
 
 
-def _pump(stream: IO[bytes], kind: str, chunks: list[str], on_line: Optional[LineSink]) -> None:
+class _Serialized:
+    """Hands lines to the sink one at a time (two reader threads call it) and survives its errors."""
+
+    def __init__(self, sink: LineSink) -> None:
+        self._sink = sink
+        self._lock = threading.Lock()
+        self._failed = False
+
+    def __call__(self, kind: str, line: str) -> None:
+        with self._lock:
+            try:
+                self._sink(kind, line)
+            except Exception:  # a broken sink must not stop the reading, or the child blocks
+                if not self._failed:
+                    LOG.exception("output callback failed; later failures are not logged")
+                self._failed = True
+
+
+def _pump(stream: IO[bytes], kind: str, chunks: list[str], sink: Optional[LineSink]) -> None:
     """Read one pipe to EOF; each line is kept and handed to the sink as soon as it is read."""
     with stream:
         for raw in iter(stream.readline, b""):
             line = raw.decode("utf-8", "replace")
             chunks.append(line)
-            if on_line is not None:
-                try:
-                    on_line(kind, line)
-                except Exception:  # a broken sink must not stop the reading, or the child blocks
-                    LOG.exception("output callback failed")
+            if sink is not None:
+                sink(kind, line)
 
 
 def _feed(stream: IO[bytes], data: str) -> None:
