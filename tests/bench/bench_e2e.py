@@ -61,6 +61,10 @@ class BenchError(Exception):
     """The benchmark could not run (appliance did not start, login failed, ...)."""
 
 
+class Skipped(Exception):
+    """A part of the benchmark cannot run on this machine (not a failure)."""
+
+
 class Deadline:
     """The time left for the whole benchmark; every wait asks it how long it may take."""
 
@@ -292,9 +296,9 @@ class Http:
             path += "?" + urllib.parse.urlencode(params)
         for attempt in (1, 2):  # the server may have closed an idle keep-alive connection
             if self._conn is None:
-                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=timeout)
+                self._conn = http.client.HTTPConnection(self.host, self.port, timeout=max(1.0, timeout))
             try:
-                self._conn.timeout = timeout
+                self._conn.timeout = max(1.0, timeout)
                 self._conn.request(method, path, body=body, headers=self.headers)
                 answer = self._conn.getresponse()
                 data = answer.read()
@@ -471,7 +475,8 @@ def final_statuses(appliance: Appliance, ids: list[str], deadline: Deadline) -> 
     return found
 
 
-def run_executions(appliance: Appliance, mode: str, name: str, n: int, clients: int, deadline: Deadline) -> None:
+def run_executions(appliance: Appliance, mode: str, name: str, n: int, clients: int, deadline: Deadline) -> bool:
+    """Measure one action; True when every execution was accepted and succeeded."""
     ref, parameters = ACTIONS[name]
     watcher = CompletionWatcher(appliance)
     watcher.start(deadline.cap(30))
@@ -512,6 +517,7 @@ def run_executions(appliance: Appliance, mode: str, name: str, n: int, clients: 
              f"{ {s: not_ok.count(s) for s in set(not_ok)} }")
     if not done:
         raise BenchError(f"{label}: no execution completed")
+    broken = bool(errors or missing or not_ok)
     last = max(stamp for stamp, _ in done.values())
     latencies = [(done[i][0] - posted[i]) * 1000.0 for i in done]
     report(f"{label}.per_s", len(done) / (last - first_post))  # only completed executions count
@@ -521,9 +527,12 @@ def run_executions(appliance: Appliance, mode: str, name: str, n: int, clients: 
         report(f"{label}.appliance_cpu_ms", (cpu_end - cpu_start) * 1000.0 / len(done))
     note(f"{label}: {len(done)}/{n} completed, {clients} clients, POSTs took {post_seconds:.2f}s "
          f"({len(posted) / post_seconds:.0f}/s), wall {last - first_post:.2f}s, {watcher.events} update events")
+    return not broken
 
 
-def bench_mode(mode: str, n: int, clients: int, deadline: Deadline, messaging_url: str = "") -> None:
+def bench_mode(mode: str, n: int, clients: int, deadline: Deadline, messaging_url: str = "") -> int:
+    """Both actions on one appliance; returns how many of them failed or had failed executions."""
+    failures = 0
     appliance = Appliance(mode, messaging_url=messaging_url)
     try:
         started = time.monotonic()
@@ -533,8 +542,9 @@ def bench_mode(mode: str, n: int, clients: int, deadline: Deadline, messaging_ur
         appliance.login(deadline)
         for name in ACTIONS:
             try:
-                run_executions(appliance, mode, name, n, clients, deadline)
+                failures += 0 if run_executions(appliance, mode, name, n, clients, deadline) else 1
             except BenchError as exc:
+                failures += 1
                 note(f"e2e.{mode}.{name}: FAILED: {exc}")
         errors = appliance.errors_in_log()
         if errors:
@@ -542,6 +552,7 @@ def bench_mode(mode: str, n: int, clients: int, deadline: Deadline, messaging_ur
     finally:
         appliance.stop()
         appliance.remove()
+    return failures
 
 
 # -- RabbitMQ vhost --------------------------------------------------------------------------------
@@ -559,7 +570,7 @@ class Vhost:
 
     def create(self) -> str:
         if shutil.which("rabbitmqctl") is None:
-            raise BenchError("rabbitmqctl not found")
+            raise Skipped("rabbitmqctl not found: no RabbitMQ on this machine")
         done = self._ctl("add_vhost", self.name)
         if done.returncode != 0:
             raise BenchError(f"rabbitmqctl add_vhost: {done.stdout.strip()}")
@@ -707,6 +718,7 @@ def bench_list(rows: int, requests_n: int, deadline: Deadline) -> None:
 
 # -- main ------------------------------------------------------------------------------------------
 def _terminate(signum, frame) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # a second one must not cut the cleanup short
     raise KeyboardInterrupt(f"signal {signum}")  # unwinds through every finally: appliances stop
 
 
@@ -722,6 +734,14 @@ def main(argv: Optional[list[str]] = None) -> int:
     args = parser.parse_args(argv)
     Appliance.core_pack = os.path.abspath(args.core_pack)
     signal.signal(signal.SIGTERM, _terminate)
+    try:
+        return run(args)
+    except KeyboardInterrupt:
+        note("bench_e2e: interrupted; its appliances are stopped and its vhosts deleted")
+        return 130
+
+
+def run(args: argparse.Namespace) -> int:
     deadline = Deadline(args.budget)
     failures = 0
     load = ", load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg()) if hasattr(os, "getloadavg") else ""
@@ -731,7 +751,10 @@ def main(argv: Optional[list[str]] = None) -> int:
         vhost = Vhost() if mode == "rabbitmq" else None
         try:
             url = vhost.create() if vhost is not None else ""
-            bench_mode(mode, args.n, args.clients, deadline.sub(MODE_BUDGET.get(mode, 150.0)), messaging_url=url)
+            failures += bench_mode(mode, args.n, args.clients, deadline.sub(MODE_BUDGET.get(mode, 150.0)),
+                                   messaging_url=url)
+        except Skipped as exc:
+            note(f"e2e.{mode}: skipped: {exc}")
         except BenchError as exc:
             failures += 1
             note(f"e2e.{mode}: FAILED: {exc}")

@@ -44,14 +44,18 @@ def run(argv: list[str], timeout: float, grace: float, lines: list[str]) -> int:
     reader.start()
     try:
         proc.wait(max(1.0, timeout))
-    except subprocess.TimeoutExpired:
-        print(f"# {os.path.basename(argv[1])}: over its {timeout:.0f}s budget; stopping it", flush=True)
-        proc.terminate()
+    except (subprocess.TimeoutExpired, KeyboardInterrupt) as exc:
+        if isinstance(exc, subprocess.TimeoutExpired):
+            print(f"# {os.path.basename(argv[1])}: over its {timeout:.0f}s budget; stopping it", flush=True)
+            proc.terminate()
+        # Ctrl-C reached the child too: either way it now stops its appliances; give it the time.
         try:
             proc.wait(grace)
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait(10)
+        if isinstance(exc, KeyboardInterrupt):
+            raise
     reader.join(5)
     return proc.returncode
 
