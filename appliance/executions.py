@@ -94,7 +94,11 @@ class Executions:
         stamp = models.now()
         fields: dict[str, Any] = {"status": status, **(extra or {})}
         if status in models.COMPLETED_STATUSES:
+            current = self.coll.get(execution_id)
+            if current is None:
+                return None
             fields["end_timestamp"] = stamp
+            fields["elapsed_seconds"] = _elapsed(current["start_timestamp"], stamp)
         doc = self.coll.update(
             execution_id,
             set_fields=fields,
@@ -103,9 +107,6 @@ class Executions:
         )
         if doc is None:
             return None
-        if status in models.COMPLETED_STATUSES:
-            elapsed = _elapsed(doc["start_timestamp"], stamp)
-            doc = self.coll.update(execution_id, set_fields={"elapsed_seconds": elapsed}) or doc
         self.bus.announce_execution("update", doc)
         return doc
 

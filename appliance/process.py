@@ -82,7 +82,7 @@ def run(
 
     deadline = None if timeout is None else time.monotonic() + max(float(timeout), 0.0)
     timed_out = canceled = False
-    while proc.poll() is None or any(t.is_alive() for t in readers):
+    while True:
         if cancel is not None and cancel.is_set():
             canceled = True
         elif deadline is not None and time.monotonic() >= deadline:
@@ -90,10 +90,18 @@ def run(
         if canceled or timed_out:
             kill_group(proc, grace, sudo, sudo_password)
             break
-        if cancel is not None:
-            cancel.wait(POLL_SECONDS)
+        # Block on what ends first (a reader reaching EOF, the process exiting), never on a fixed
+        # sleep: a short action must not pay a polling period.
+        pending = [t for t in readers if t.is_alive()]
+        if pending:
+            pending[0].join(POLL_SECONDS)
+        elif proc.poll() is None:
+            try:
+                proc.wait(POLL_SECONDS)
+            except subprocess.TimeoutExpired:
+                pass
         else:
-            time.sleep(POLL_SECONDS)
+            break
 
     for thread in readers:  # EOF comes once every writer is gone; a setsid() escapee may keep it open
         thread.join(grace if (timed_out or canceled) else None)

@@ -53,6 +53,8 @@ class Runner(ABC):
     """One runner type. A new instance runs each execution, so instances may keep state."""
 
     RUNNER_TYPE: dict = {}
+    # Runners that start user code hand it ST2_ACTION_AUTH_TOKEN; the others skip issuing one.
+    RUNS_USER_CODE = True
 
     @abstractmethod
     def run(self, ctx: RunContext) -> RunResult:

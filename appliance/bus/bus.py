@@ -79,6 +79,8 @@ class Bus:
         self.work_exchange = Exchange(self.names.work, "direct", durable=durable)
         self.control_exchange = Exchange(self.names.control, "fanout", durable=durable)
         self._durable = durable
+        self.scheduler_queue = self._work_queue(self.names.scheduler_queue, SCHEDULE)
+        self.runner_queue = self._work_queue(self.names.runner_queue, RUN)
         self._local = threading.local()
 
     def connect(self) -> Connection:
@@ -91,6 +93,7 @@ class Bus:
             producer = Producer(conn.channel(), serializer="json")
             self._local.conn = conn
             self._local.producer = producer
+            self._local.declared = set()
         return producer
 
     def publish(
@@ -106,14 +109,19 @@ class Bus:
         consumer has never been started yet."""
         for attempt in (1, 2):
             try:
-                self._producer().publish(
+                producer = self._producer()
+                entities = [exchange] if queue is None else [exchange, queue]
+                declared = self._local.declared
+                undeclared = [entity for entity in entities if entity.name not in declared]
+                producer.publish(
                     body,
                     exchange=exchange,
                     routing_key=routing_key,
-                    declare=[exchange] if queue is None else [exchange, queue],
+                    declare=undeclared,
                     delivery_mode=2 if persistent and self._durable else 1,
                     retry=False,
                 )
+                declared.update(entity.name for entity in undeclared)
                 return
             except Exception:
                 self._reset_producer()
@@ -122,6 +130,7 @@ class Bus:
 
     def _reset_producer(self) -> None:
         conn = getattr(self._local, "conn", None)
+        self._local.declared = set()  # a new connection may reach a restarted broker
         self._local.producer = None
         self._local.conn = None
         if conn is not None:
@@ -138,12 +147,12 @@ class Bus:
         self.publish(self.output_exchange, "create", line)
 
     def request_schedule(self, execution_id: str) -> None:
-        queue = self._work_queue(self.names.scheduler_queue, SCHEDULE)
-        self.publish(self.work_exchange, SCHEDULE, {"execution_id": execution_id}, persistent=True, queue=queue)
+        body = {"execution_id": execution_id}
+        self.publish(self.work_exchange, SCHEDULE, body, persistent=True, queue=self.scheduler_queue)
 
     def request_run(self, execution_id: str) -> None:
-        queue = self._work_queue(self.names.runner_queue, RUN)
-        self.publish(self.work_exchange, RUN, {"execution_id": execution_id}, persistent=True, queue=queue)
+        body = {"execution_id": execution_id}
+        self.publish(self.work_exchange, RUN, body, persistent=True, queue=self.runner_queue)
 
     def send_control(self, body: dict) -> None:
         self.publish(self.control_exchange, "", body)
@@ -153,10 +162,10 @@ class Bus:
         return Queue(name, self.work_exchange, routing_key=key, durable=self._durable, auto_delete=False)
 
     def consume_schedule(self, handler: Handler, prefetch: int = 32) -> Subscription:
-        return Subscription(self, [self._work_queue(self.names.scheduler_queue, SCHEDULE)], handler, prefetch)
+        return Subscription(self, [self.scheduler_queue], handler, prefetch)
 
     def consume_run(self, handler: Handler, prefetch: int = 16) -> Subscription:
-        return Subscription(self, [self._work_queue(self.names.runner_queue, RUN)], handler, prefetch)
+        return Subscription(self, [self.runner_queue], handler, prefetch)
 
     def consume_control(self, handler: Handler, name: str) -> Subscription:
         queue = Queue(f"{self.names.control}.{name}", self.control_exchange, durable=False, auto_delete=True)

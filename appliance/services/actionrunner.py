@@ -85,10 +85,10 @@ class ActionRunnerService(Service):
             return  # canceled meanwhile, or claimed by another runner
         try:
             ctx = self._context(doc)
+            runner_cls = self.runners[doc["runner"]["name"]]
         except (ParameterError, LookupError) as exc:
             executions.transition(execution_id, models.FAILED, ACTIVE, {"result": {"error": str(exc)}})
             return
-        runner_cls = self.runners[doc["runner"]["name"]]
         with self._lock:
             self._running[execution_id] = ctx
         try:
@@ -96,7 +96,8 @@ class ActionRunnerService(Service):
         finally:
             with self._lock:
                 self._running.pop(execution_id, None)
-            self.ctx.credentials.revoke_token(ctx.env["ST2_ACTION_AUTH_TOKEN"])
+            if "ST2_ACTION_AUTH_TOKEN" in ctx.env:
+                self.ctx.credentials.revoke_token(ctx.env["ST2_ACTION_AUTH_TOKEN"])
         self._finish(execution_id, ctx, outcome)
 
     def _finish(self, execution_id: str, ctx: RunContext, outcome: RunResult) -> None:
@@ -121,14 +122,15 @@ class ActionRunnerService(Service):
         if action.get("entry_point"):
             entry_point = os.path.join(pack_path, "actions", action["entry_point"])
         user = doc["context"].get("user") or self.ctx.config.get("system_user", "user")
-        timeout = runner_values.get("timeout") or 600
-        token = self.ctx.credentials.issue_token(user, int(timeout) + 300, {"execution_id": doc["id"]})
         env = {
             "ST2_ACTION_PACK_NAME": action["pack"],
             "ST2_ACTION_EXECUTION_ID": doc["id"],
             "ST2_ACTION_API_URL": self.ctx.config.api_url,
-            "ST2_ACTION_AUTH_TOKEN": token["token"],
         }
+        if self.runners[doc["runner"]["name"]].RUNS_USER_CODE:
+            timeout = runner_values.get("timeout") or 600
+            token = self.ctx.credentials.issue_token(user, int(timeout) + 300, {"execution_id": doc["id"]})
+            env["ST2_ACTION_AUTH_TOKEN"] = token["token"]
         stream = self.ctx.config.get("actionrunner", "stream_output")
         return RunContext(
             execution_id=doc["id"],

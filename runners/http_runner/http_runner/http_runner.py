@@ -27,6 +27,7 @@ def _string_list(description: str) -> dict:
 
 
 class HttpRunner(Runner):
+    RUNS_USER_CODE = False
     RUNNER_TYPE = {
         "name": "http-request",
         "description": "Sends an HTTP request and reports the response.",

@@ -6,6 +6,7 @@ from appliance.runners import RunContext, Runner, RunResult
 
 
 class NoopRunner(Runner):
+    RUNS_USER_CODE = False
     RUNNER_TYPE = {
         "name": "noop",
         "description": "Does nothing and succeeds, whatever the parameters.",
