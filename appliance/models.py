@@ -50,8 +50,8 @@ class Entity:
 
 EXECUTIONS = Entity(
     "executions",
-    indexed=("status", "action.ref", "context.user", "parent", "start_timestamp",
-             "runner.name", "liveaction.runner_info.hostname"),
+    # status, action.ref and parent are searched through the compound indexes they lead.
+    indexed=("context.user", "start_timestamp", "runner.name", "liveaction.runner_info.hostname"),
     compound=(("status", "start_timestamp"), ("action.ref", "start_timestamp"),
               ("status", "action.ref", "start_timestamp"), ("parent", "start_timestamp")),
 )

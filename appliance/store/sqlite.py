@@ -101,8 +101,9 @@ class SQLiteCollection(Collection):
         terms.append(f"id {last}")
         return " ORDER BY " + ", ".join(terms)
 
-    @staticmethod
-    def _set_args(set_fields: Optional[dict], push: Optional[dict]) -> tuple[str, list]:
+    def _set_args(self, set_fields: Optional[dict], push: Optional[dict]) -> tuple[str, list]:
+        """The SET clause: the new document, plus the indexed columns the change touches (only
+        those, so SQLite rewrites only their indexes)."""
         pairs: list[str] = []
         params: list = []
         for path, value in (set_fields or {}).items():
@@ -112,7 +113,19 @@ class SQLiteCollection(Collection):
             jp = _json_path(path)
             pairs.append("?, json(json_insert(COALESCE(json_extract(doc, ?), '[]'), '$[#]', json(?)))")
             params.extend([jp, jp, json.dumps(value)])
-        return "json_set(doc, " + ", ".join(pairs) + ")", params
+        new_doc = "json_set(doc, " + ", ".join(pairs) + ")"
+        assignments = [f"doc = {new_doc}"]
+        assignment_params = list(params)
+        changed = list(set_fields or {}) + list(push or {})
+        for column_path, column in self._columns.items():
+            direct = _changed_value(set_fields or {}, column_path)
+            if direct is not _UNTOUCHED:
+                assignments.append(f"{column} = ?")
+                assignment_params.append(_sql_value(direct))
+            elif any(column_path.startswith(path + ".") for path in changed):
+                assignments.append(f"{column} = json_extract({new_doc}, ?)")
+                assignment_params.extend(params + [_json_path(column_path)])
+        return ", ".join(assignments), assignment_params
 
     # -- operations ---------------------------------------------------------------------------
     def _run(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
@@ -156,18 +169,27 @@ class SQLiteCollection(Collection):
             held[key] = doc["id"]
         return exc
 
+    @property
+    def _insert_sql(self) -> str:
+        columns = ", ".join(["id", "doc", *self._columns.values()])
+        marks = ", ".join("?" * (2 + len(self._columns)))
+        return f"INSERT INTO {self._table} ({columns}) VALUES ({marks})"
+
+    def _row(self, doc: dict) -> tuple:
+        return (doc["id"], _dumps(doc), *(_sql_value(_value(doc, path)) for path in self._columns))
+
     def insert(self, doc: dict) -> dict:
         if "id" not in doc:
             doc = {"id": new_id(), **doc}
         try:
-            self._run(f"INSERT INTO {self._table} (id, doc) VALUES (?, ?)", (doc["id"], _dumps(doc)))
+            self._run(self._insert_sql, self._row(doc))
         except Conflict as exc:
             raise self._with_conflict_details(doc, exc) from None
         return doc
 
     def insert_many(self, docs: Iterable[dict]) -> None:
         batch = [doc if "id" in doc else {"id": new_id(), **doc} for doc in docs]
-        rows = [(doc["id"], _dumps(doc)) for doc in batch]
+        rows = [self._row(doc) for doc in batch]
         if not rows:
             return
         conn = self._store.connection()
@@ -175,7 +197,7 @@ class SQLiteCollection(Collection):
         # transaction (slow, and a clash would leave the rows before it stored).
         self._run("BEGIN IMMEDIATE")
         try:
-            conn.executemany(f"INSERT INTO {self._table} (id, doc) VALUES (?, ?)", rows)
+            conn.executemany(self._insert_sql, rows)
             conn.execute("COMMIT")
         except sqlite3.Error as exc:
             if conn.in_transaction:
@@ -214,7 +236,7 @@ class SQLiteCollection(Collection):
         where, params = self._where({"id": doc_id, **(expect or {})})
         try:
             row = self._run(
-                f"UPDATE {self._table} SET doc = {new_doc}{where} RETURNING doc", set_params + params
+                f"UPDATE {self._table} SET {new_doc}{where} RETURNING doc", set_params + params
             ).fetchone()
         except Conflict as exc:
             raise self._with_conflict_details({"id": doc_id, **(set_fields or {})}, exc) from None
@@ -224,7 +246,7 @@ class SQLiteCollection(Collection):
         new_doc, set_params = self._set_args(set_fields, None)
         where, params = self._where(filters)
         sql = (
-            f"UPDATE {self._table} SET doc = {new_doc} WHERE id = "
+            f"UPDATE {self._table} SET {new_doc} WHERE id = "
             f"(SELECT id FROM {self._table}{where}{self._order(sort)} LIMIT 1){where.replace(' WHERE ', ' AND ', 1)}"
             " RETURNING doc"
         )
@@ -233,7 +255,9 @@ class SQLiteCollection(Collection):
 
     def replace(self, doc: dict) -> dict:
         try:
-            cursor = self._run(f"UPDATE {self._table} SET doc = ? WHERE id = ?", (_dumps(doc), doc["id"]))
+            assignments = ", ".join(["doc = ?", *(f"{column} = ?" for column in self._columns.values())])
+            row = self._row(doc)
+            cursor = self._run(f"UPDATE {self._table} SET {assignments} WHERE id = ?", (*row[1:], doc["id"]))
         except Conflict as exc:
             raise self._with_conflict_details(doc, exc) from None
         if cursor.rowcount == 0:
@@ -260,6 +284,20 @@ def _value(values: dict, path: str) -> Any:
     for part in path.split("."):
         value = value.get(part) if isinstance(value, dict) else None
     return value
+
+
+_UNTOUCHED = object()
+
+
+def _changed_value(set_fields: dict, column_path: str) -> Any:
+    """The new value of `column_path` if set_fields sets it or one of its parents, else _UNTOUCHED."""
+    if column_path in set_fields:
+        return set_fields[column_path]
+    for path, value in set_fields.items():
+        if column_path.startswith(path + "."):
+            rest = column_path[len(path) + 1:]
+            return _value(value, rest) if isinstance(value, dict) else None
+    return _UNTOUCHED
 
 
 def _indexed_paths(entity: Entity) -> list[str]:
@@ -310,14 +348,15 @@ class SQLiteStore(Store):
     def _create(self, entity: Entity, collection: SQLiteCollection) -> None:
         conn = self.connection()
         table = entity.collection
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL)")
+        # Indexed fields are plain columns the engine writes with the document: generated columns
+        # would make every document change rewrite every index of the table.
+        columns = "".join(f", {column}" for column in collection._columns.values())
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL{columns})")
         existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({table})")}
         for path, column in collection._columns.items():
-            if column not in existing:
-                conn.execute(
-                    f"ALTER TABLE {table} ADD COLUMN {column} GENERATED ALWAYS AS "
-                    f"(json_extract(doc, '{_json_path(path)}')) VIRTUAL"
-                )
+            if column not in existing:  # a field indexed by a newer release: fill it from the documents
+                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+                conn.execute(f"UPDATE {table} SET {column} = json_extract(doc, ?)", (_json_path(path),))
         for path in entity.indexed:
             column = _column(path)
             conn.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})")
