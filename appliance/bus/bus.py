@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
+from appliance.bus import memory
 from appliance.bus.names import RUN, SCHEDULE, Names
 
 LOG = logging.getLogger(__name__)
@@ -17,9 +18,6 @@ LOG = logging.getLogger(__name__)
 Handler = Callable[[str, dict], None]  # (routing_key, body)
 
 
-def _transport_options(url: str) -> dict:
-    # The in-memory transport polls; poll fast so embedded latency stays in milliseconds.
-    return {"polling_interval": 0.005} if url.startswith("memory://") else {}
 
 
 class Subscription:
@@ -84,7 +82,9 @@ class Bus:
         self._local = threading.local()
 
     def connect(self) -> Connection:
-        return Connection(self.url, transport_options=_transport_options(self.url), heartbeat=0)
+        if self.url.startswith("memory://"):
+            return Connection(self.url, transport=memory.Transport, heartbeat=0)
+        return Connection(self.url, heartbeat=0)
 
     def _producer(self) -> Producer:
         producer = getattr(self._local, "producer", None)
