@@ -49,11 +49,14 @@ def run(
     grace: float = KILL_GRACE_SECONDS,
     sudo: bool = False,
     sudo_password: Optional[str] = None,
+    on_start: Optional[Callable[[int], None]] = None,
 ) -> ProcessResult:
     """Run argv to completion, streaming its output, killing its process group on timeout/cancel.
 
     sudo=True says argv runs through sudo: its group then holds root processes that only sudo
     itself can signal (sudo relays a signal to its direct child only, not to grandchildren).
+    on_start receives the new process group's id, so a supervisor that outlives a crash of this
+    process can still find and end the group.
     Raises OSError when the process cannot start (missing program or working directory), so the
     caller can turn it into a clear failed result.
     """
@@ -67,6 +70,8 @@ def run(
         start_new_session=True,
         close_fds=True,
     )
+    if on_start is not None:
+        on_start(proc.pid)
     out: list[str] = []
     err: list[str] = []
     sink = _Serialized(on_line) if on_line is not None else None

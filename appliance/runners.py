@@ -35,6 +35,7 @@ class RunContext:
     pack_config: dict = field(default_factory=dict)
     emit: OutputSink = lambda output_type, data: None
     cancel: threading.Event = field(default_factory=threading.Event)
+    started: Callable[[int], None] = lambda process_group: None  # runners report the group they start
 
     @property
     def pack(self) -> str:

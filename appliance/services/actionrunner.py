@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
@@ -17,7 +18,7 @@ from typing import Optional
 import yaml
 
 from appliance import models
-from appliance.executions import runner_alive, runner_identity
+from appliance.executions import process_start_time, runner_alive, runner_identity
 from appliance.models import PACKS
 from appliance.parameters import ParameterError, render
 from appliance.runners import RunContext, RunResult, installed_runners
@@ -144,7 +145,15 @@ class ActionRunnerService(Service):
             user=user,
             pack_config=self._pack_config(action["pack"]),
             emit=(lambda kind, data: self.ctx.executions.add_output(doc, kind, data)) if stream else _discard,
+            started=lambda group: self._record_group(doc["id"], group),
         )
+
+    def _record_group(self, execution_id: str, group: int) -> None:
+        """Remember the action's process group, to end it if this runner dies (see sweep)."""
+        self.ctx.executions.coll.update(execution_id, set_fields={
+            "liveaction.runner_info.process_group": group,
+            "liveaction.runner_info.process_group_start": process_start_time(group),
+        })
 
     def _pack_config(self, pack: str) -> dict:
         path = os.path.join(self.ctx.config.configs_path, f"{pack}.yaml")
@@ -172,6 +181,7 @@ class ActionRunnerService(Service):
             info = doc.get("liveaction", {}).get("runner_info", {})
             if runner_alive(info):
                 continue
+            _end_orphaned_group(info)
             final = models.CANCELED if doc["status"] == models.CANCELING else models.ABANDONED
             LOG.warning("execution %s was %s in dead runner pid %s: marking it %s",
                         doc["id"], doc["status"], info.get("pid"), final)
@@ -219,6 +229,17 @@ class ActionRunnerService(Service):
             for ctx in self._running.values():
                 ctx.cancel.set()
         self._pool.shutdown(wait=True)
+
+
+def _end_orphaned_group(runner_info: dict) -> None:
+    """Kill what a dead runner's action left running, if that process group is still the same."""
+    group = runner_info.get("process_group")
+    started = process_start_time(group) if group else None
+    if started is not None and started == runner_info.get("process_group_start"):
+        try:
+            os.killpg(group, signal.SIGKILL)
+        except OSError:
+            pass
 
 
 def main() -> None:

@@ -118,7 +118,8 @@ class BaseLocalShellRunner(Runner):
             try:
                 done = process.run(argv, env=env, cwd=params.get("cwd"), stdin_data=stdin,
                                    timeout=timeout, cancel=ctx.cancel, on_line=ctx.emit,
-                                   sudo=sudo, sudo_password=password if sudo else None)
+                                   sudo=sudo, sudo_password=password if sudo else None,
+                                   on_start=ctx.started)
             except OSError as exc:
                 return error_result(f"Could not start the command: {exc}")
         return self.outcome(done, timeout, password)

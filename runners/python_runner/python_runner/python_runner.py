@@ -94,7 +94,7 @@ class PythonRunner(Runner):
 
         try:
             done = process.run([python, "-u", WRAPPER], env=env, stdin_data=stdin, timeout=timeout,
-                               cancel=ctx.cancel, on_line=emit)
+                               cancel=ctx.cancel, on_line=emit, on_start=ctx.started)
         except OSError as exc:
             return _failure(f"Could not start {python}: {exc}")
         return outcome(done, timeout)
