@@ -7,6 +7,7 @@ import configparser
 import os
 import shutil
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -62,6 +63,20 @@ def _answers(url: str) -> bool:
     return True
 
 
+def busy_ports(config: Config) -> list[str]:
+    """The [section] host:port of each HTTP service whose port something else already holds."""
+    busy = []
+    for section in ("auth", "api", "stream"):
+        host, port = config.get(section, "host"), config.get(section, "port")
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind((host, port))
+            except OSError:
+                busy.append(f"[{section}] port {port} on {host}")
+    return busy
+
+
 def write_client_config(config: Config, password: str) -> str:
     """A ready ~/.st2/config for the local user (the previous one is kept as config.bak)."""
     directory = os.path.expanduser("~/.st2")
@@ -95,6 +110,11 @@ def cmd_start(config: Config) -> int:
     if pid:
         print(f"st2 is already running (pid {pid}).")
         return 0
+    busy = busy_ports(config)
+    if busy:
+        print(f"error: already in use by another program: {', '.join(busy)} (set other ports in {config.path})",
+              file=sys.stderr)
+        return 1
     os.makedirs(os.path.dirname(_logfile(config)), exist_ok=True)
     ctx = Context(config)
     try:

@@ -17,6 +17,7 @@ from appliance.api.http import Authenticate, make_app
 from appliance.bus import Subscription
 from appliance.services.context import Context
 
+OUTPUT_EVENT = "st2.execution.output__create"
 DEFAULT_EVENTS = ("st2.announcement__*", "st2.execution__create", "st2.execution__update",
                   "st2.execution__delete", "st2.liveaction__create", "st2.liveaction__update",
                   "st2.liveaction__delete")
@@ -104,6 +105,16 @@ class Stream:
             return doc
         return None
 
+    def _earlier_output(self, wanted: _Filter) -> list[dict]:
+        """Output the tailed execution printed before the client attached (`st2 run --tail`
+        subscribes only after its POST returns), so a tail shows every line."""
+        if not wanted.end_execution_id:
+            return []
+        lines = self.ctx.executions.output.find(
+            {"execution_id": wanted.end_execution_id}, sort=[("timestamp", 1), ("seq", 1)]
+        )
+        return [line for line in lines if wanted.wants(OUTPUT_EVENT, line)]
+
     def _events(self, wanted: _Filter, client: queue.Queue) -> Iterator[bytes]:
         try:
             yield b"\n"
@@ -111,6 +122,10 @@ class Stream:
             if finished is not None:
                 yield _frame(wanted.end_event, finished)
                 return
+            replayed = set()
+            for line in self._earlier_output(wanted):
+                replayed.add(line["id"])
+                yield _frame(OUTPUT_EVENT, line)
             next_beat = time.monotonic() + self.heartbeat
             while True:
                 try:
@@ -120,6 +135,8 @@ class Stream:
                     next_beat = time.monotonic() + self.heartbeat
                     continue
                 event, body = item
+                if event == OUTPUT_EVENT and body.get("id") in replayed:
+                    continue
                 if wanted.wants(event, body):
                     yield _frame(event, body)
                 if wanted.ends(event, body):
