@@ -1,0 +1,81 @@
+"""Fixtures of the end-to-end tests; the harness itself is e2e_harness.py."""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import subprocess
+from typing import Callable, Iterator
+
+import pytest
+from e2e_harness import (
+    KEEP,
+    RABBIT_HOST,
+    RABBIT_PORT,
+    Appliance,
+    Broker,
+    rabbitmqctl,
+    require_cli,
+    unavailable,
+)
+
+
+@pytest.fixture(scope="session")
+def rabbitmq() -> Iterator[Broker]:
+    try:
+        socket.create_connection((RABBIT_HOST, RABBIT_PORT), timeout=3).close()
+    except OSError as exc:
+        unavailable(f"RabbitMQ unavailable: cannot connect to {RABBIT_HOST}:{RABBIT_PORT} ({exc})")
+    ctl = rabbitmqctl()
+    if ctl is None:
+        unavailable("RabbitMQ unavailable: rabbitmqctl not found (set APPLIANCE_TEST_RABBITMQCTL)")
+    broker = Broker(ctl)
+    try:
+        broker.spare = broker.new_vhost()  # proves we may create vhosts before an appliance needs one
+    except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        broker.close()
+        unavailable(f"RabbitMQ unavailable: {exc}")
+    yield broker
+    broker.close()
+
+
+@contextlib.contextmanager
+def running_appliance(label: str, messaging_url: str = "") -> Iterator[Appliance]:
+    require_cli()
+    appliance = Appliance(label, messaging_url)
+    try:
+        appliance.start()
+        yield appliance
+    finally:
+        appliance.stop()
+        if not KEEP:
+            appliance.cleanup()
+
+
+@pytest.fixture(
+    scope="session",
+    params=[
+        pytest.param("embedded", id="embedded"),
+        pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.rabbitmq),
+    ],
+)
+def appliance(request) -> Iterator[Appliance]:
+    """A shared appliance per wiring; tests using it must leave it running and idle."""
+    url = request.getfixturevalue("rabbitmq").new_vhost() if request.param == "rabbitmq" else ""
+    with running_appliance(request.param, url) as made:
+        yield made
+
+
+@pytest.fixture
+def fresh_appliance() -> Iterator[Callable[..., Appliance]]:
+    """A factory of private appliances (for tests that kill parts of it); all stopped at the end."""
+    made: list[contextlib.ExitStack] = []
+
+    def factory(label: str, messaging_url: str = "") -> Appliance:
+        stack = contextlib.ExitStack()
+        made.append(stack)
+        return stack.enter_context(running_appliance(label, messaging_url))
+
+    yield factory
+    for stack in reversed(made):
+        stack.close()
