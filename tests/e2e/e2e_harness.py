@@ -260,6 +260,9 @@ class Appliance:
             if done.returncode != 0:
                 print(f"st2ctl stop of {self.label}: {done.stdout}{done.stderr}", file=sys.stderr)
         for proc in self.extra_procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.extra_procs:
             stop_process(proc)
         # Whatever is left of this appliance's tree (identified by its unique config path), by pid.
         if pid and pid_alive(pid):
