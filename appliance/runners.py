@@ -62,6 +62,20 @@ class Runner(ABC):
         """Run the action to completion, honouring ctx.cancel and the `timeout` parameter."""
 
 
+def script_parameters() -> dict:
+    """`debug` and `content_version`, the runner parameters StackStorm's script runners share."""
+    return {
+        "debug": {"description": "Turn on the runner's debug mode.", "type": "boolean",
+                  "required": False, "default": False},
+        "content_version": {
+            "description": "Git revision (commit, tag or branch) of the pack content to run; "
+                           "only for packs that are git repositories.",
+            "type": "string",
+            "required": False,
+        },
+    }
+
+
 def installed_runners() -> dict[str, type[Runner]]:
     """Runner classes from every installed runner package, by runner type name."""
     try:

@@ -99,10 +99,18 @@ def write_client_config(config: Config, password: str) -> str:
     return path
 
 
-def register(ctx: Context, packs: Optional[list[str]] = None) -> dict:
-    for path in ctx.config.packs_paths[:1]:
-        os.makedirs(path, exist_ok=True)
-    return ctx.registrar.register(packs, fail_on_failure=False)
+def prepare(config: Config, first_start: bool) -> Optional[str]:
+    """Register content (and on start, create the admin user if there is none, returning its
+    new password)."""
+    ctx = Context(config)
+    try:
+        password = ctx.htpasswd.ensure_admin() if first_start else None
+        os.makedirs(config.packs_paths[0], exist_ok=True)
+        counts = ctx.registrar.register(None, fail_on_failure=False)
+    finally:
+        ctx.close()
+    print(f"Registered {counts['runners']} runners, {counts['packs']} packs, {counts['actions']} actions.")
+    return password
 
 
 def cmd_start(config: Config) -> int:
@@ -116,16 +124,11 @@ def cmd_start(config: Config) -> int:
               file=sys.stderr)
         return 1
     os.makedirs(os.path.dirname(_logfile(config)), exist_ok=True)
-    ctx = Context(config)
     try:
-        password = ctx.htpasswd.ensure_admin()
-        counts = register(ctx)
+        password = prepare(config, first_start=True)
     except (store_module.StoreError, ContentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        ctx.close()
-    print(f"Registered {counts['runners']} runners, {counts['packs']} packs, {counts['actions']} actions.")
     with open(_logfile(config), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "appliance.supervisor", "--config-file", config.path],
@@ -190,15 +193,11 @@ def cmd_status(config: Config) -> int:
 
 
 def cmd_reload(config: Config) -> int:
-    ctx = Context(config)
     try:
-        counts = register(ctx)
+        prepare(config, first_start=False)
     except (store_module.StoreError, ContentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    finally:
-        ctx.close()
-    print(f"Registered {counts['runners']} runners, {counts['packs']} packs, {counts['actions']} actions.")
     return 0
 
 

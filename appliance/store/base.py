@@ -21,6 +21,16 @@ Filters = dict[str, Any]
 Sort = list[tuple[str, int]]
 
 
+def dotted_value(values: dict, path: str) -> Any:
+    """The value of dotted `path` in a document, or in a {dotted path: value} mapping of set fields."""
+    if path in values:
+        return values[path]
+    value: Any = values
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
 class StoreError(Exception):
     """The engine failed (unreachable server, corrupt file); the message says which."""
 

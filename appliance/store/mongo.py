@@ -14,7 +14,7 @@ from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
 from appliance.models import Entity, new_id
-from appliance.store.base import Collection, Conflict, Filters, Store, StoreError
+from appliance.store.base import Collection, Conflict, Filters, Store, StoreError, dotted_value
 
 
 def _to_mongo(filters: Optional[Filters]) -> dict:
@@ -45,15 +45,6 @@ def _with_id(doc: dict) -> dict:
     return doc if "id" in doc else {"id": new_id(), **doc}
 
 
-def _value(values: dict, path: str) -> Any:
-    """The value of dotted `path` in a document, or in a {dotted path: value} mapping of $set."""
-    if path in values:
-        return values[path]
-    value: Any = values
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
 
 class MongoCollection(Collection):
     def __init__(self, entity: Entity, collection: Any):
@@ -76,7 +67,7 @@ class MongoCollection(Collection):
             value: Any = own_id
             query: dict = {"_id": own_id}
         else:
-            value = _value(values, field)
+            value = dotted_value(values, field)
             query = {field: value, "_id": {"$ne": own_id}}
         try:
             existing = self._coll.find_one(query, {"_id": 1})
@@ -86,7 +77,7 @@ class MongoCollection(Collection):
 
     def _clashing_field(self, values: dict, own_id: Optional[str]) -> str:
         for path in self.entity.unique:
-            value = _value(values, path)
+            value = dotted_value(values, path)
             if value is not None and self._coll.find_one({path: value, "_id": {"$ne": own_id}}, {"_id": 1}):
                 return path
         return "id"

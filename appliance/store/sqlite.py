@@ -15,7 +15,7 @@ import threading
 from typing import Any, Iterable, Optional
 
 from appliance.models import Entity, new_id
-from appliance.store.base import Collection, Conflict, Filters, Sort, Store, StoreError
+from appliance.store.base import Collection, Conflict, Filters, Sort, Store, StoreError, dotted_value
 
 _OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<=", "$ne": "IS NOT"}
 
@@ -146,7 +146,7 @@ class SQLiteCollection(Collection):
     def _with_conflict_details(self, doc: dict, exc: Conflict) -> Conflict:
         if exc.field == "id":
             return Conflict(self._table, "id", doc.get("id"), doc.get("id"))
-        value = _value(doc, exc.field)
+        value = dotted_value(doc, exc.field)
         query: dict = {exc.field: value}
         if doc.get("id") is not None:
             query["id"] = {"$ne": doc["id"]}
@@ -157,7 +157,7 @@ class SQLiteCollection(Collection):
         """Which document of a rolled-back batch clashed, with the stored or earlier batch holder."""
         held: dict[str, Any] = {}
         for doc in docs:
-            value = _value(doc, exc.field)
+            value = dotted_value(doc, exc.field)
             if value is None or isinstance(value, (dict, list)):
                 continue
             existing = self.find_one({exc.field: value})
@@ -176,7 +176,7 @@ class SQLiteCollection(Collection):
         return f"INSERT INTO {self._table} ({columns}) VALUES ({marks})"
 
     def _row(self, doc: dict) -> tuple:
-        return (doc["id"], _dumps(doc), *(_sql_value(_value(doc, path)) for path in self._columns))
+        return (doc["id"], _dumps(doc), *(_sql_value(dotted_value(doc, path)) for path in self._columns))
 
     def insert(self, doc: dict) -> dict:
         if "id" not in doc:
@@ -276,15 +276,6 @@ def _dumps(doc: dict) -> str:
     return json.dumps(doc, separators=(",", ":"))
 
 
-def _value(values: dict, path: str) -> Any:
-    """The value of dotted `path` in a document, or in a {dotted path: value} mapping of set_fields."""
-    if path in values:
-        return values[path]
-    value: Any = values
-    for part in path.split("."):
-        value = value.get(part) if isinstance(value, dict) else None
-    return value
-
 
 _UNTOUCHED = object()
 
@@ -296,7 +287,7 @@ def _changed_value(set_fields: dict, column_path: str) -> Any:
     for path, value in set_fields.items():
         if column_path.startswith(path + "."):
             rest = column_path[len(path) + 1:]
-            return _value(value, rest) if isinstance(value, dict) else None
+            return dotted_value(value, rest) if isinstance(value, dict) else None
     return _UNTOUCHED
 
 

@@ -13,7 +13,7 @@ import os
 import shlex
 from typing import Any
 
-from appliance.runners import RunContext
+from appliance.runners import RunContext, script_parameters
 from local_runner.base import BaseLocalShellRunner, shell_parameters
 
 
@@ -25,14 +25,7 @@ class LocalShellScriptRunner(BaseLocalShellRunner):
         "runner_package": "local_runner",
         "runner_module": "local_shell_script_runner",
         "runner_parameters": {
-            "debug": {"description": "Turn on the runner's debug mode.", "type": "boolean",
-                      "required": False, "default": False},
-            "content_version": {
-                "description": "Git revision (commit, tag or branch) of the pack content to run; "
-                               "only for packs that are git repositories.",
-                "type": "string",
-                "required": False,
-            },
+            **script_parameters(),
             **shell_parameters(),
         },
     }

@@ -13,7 +13,7 @@ import sys
 from typing import Any, Optional
 
 from appliance import process
-from appliance.runners import RunContext, Runner, RunResult
+from appliance.runners import RunContext, Runner, RunResult, script_parameters
 from python_runner.wrapper import DELIMITER, INVALID_STATUS_EXIT_CODE
 
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
@@ -43,14 +43,7 @@ class PythonRunner(Runner):
             "additionalProperties": False,
         },
         "runner_parameters": {
-            "debug": {"description": "Turn on the runner's debug mode.", "type": "boolean",
-                      "required": False, "default": False},
-            "content_version": {
-                "description": "Git revision (commit, tag or branch) of the pack content to run; "
-                               "only for packs that are git repositories.",
-                "type": "string",
-                "required": False,
-            },
+            **script_parameters(),
             "env": {"description": "Extra environment variables for the action's process.", "type": "object"},
             "timeout": {
                 "default": DEFAULT_TIMEOUT,
