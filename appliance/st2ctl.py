@@ -34,11 +34,18 @@ def _logfile(config: Config) -> str:
 
 
 def running_pid(config: Config) -> Optional[int]:
+    """The supervisor's pid if it runs; a zombie (killed, not yet reaped) or a pid since reused
+    by another program does not count."""
     try:
         with open(_pidfile(config), encoding="ascii") as handle:
             pid = int(handle.read().strip())
-        os.kill(pid, 0)
-    except (OSError, ValueError):
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            state = handle.read().rsplit(")", 1)[1].split()[0]
+        with open(f"/proc/{pid}/cmdline", "rb") as handle:
+            argv = handle.read().split(b"\0")
+    except (OSError, ValueError, IndexError):
+        return None
+    if state in ("Z", "X") or b"appliance.supervisor" not in argv:
         return None
     return pid
 

@@ -49,8 +49,10 @@ class _Base:
         self, ref: str, parameters: dict, context: dict, user: Optional[str], delay_ms: Optional[int] = None
     ) -> dict:
         """Validate and create an execution of `ref`; nothing is stored when validation fails."""
-        if not isinstance(ref, str) or not ref:
+        if not ref:
             raise bad_request("'action' is a required property")
+        if not isinstance(ref, str):
+            raise bad_request(f"{ref!r} is not of type 'string' (parameter 'action')")
         action = self.actions.find_one({"ref": ref})
         if action is None:
             raise bad_request(f'Action "{ref}" cannot be found.')
