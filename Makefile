@@ -5,20 +5,25 @@ CONF ?= $(CURDIR)/var/st2.conf
 BIN := $(VENV)/bin
 PYVER := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])')
 LOCK := pyrepo/locks/py$(PYVER).txt
-CONSTRAINTS := $(if $(wildcard $(LOCK)),-c $(LOCK),)
+# With a lock for this Python: install it hash-checked, then our own packages with --no-deps
+# (pip refuses hashed constraints next to -e installs). Without one: let pip resolve the ranges.
+LOCKED := $(wildcard $(LOCK))
+NODEPS := $(if $(LOCKED),--no-deps,)
+MIRROR ?= $(CURDIR)/var/mirror
 RUNNERS := $(sort $(dir $(wildcard runners/*/pyproject.toml)))
 
-.PHONY: install install-test run stop status test lint bench clean lock
+.PHONY: install install-test run stop status test lint bench clean lock mirror serve-mirror test-offline
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
 install: $(BIN)/python  ## the appliance, its runners and the st2 CLI
-	$(BIN)/pip install -q $(CONSTRAINTS) -e . $(addprefix -e ,$(RUNNERS)) st2client==3.9.0
+	$(if $(LOCKED),$(BIN)/pip install -q --require-hashes -r $(LOCK))
+	$(BIN)/pip install -q $(NODEPS) -e . $(addprefix -e ,$(RUNNERS)) -e pyrepo st2client==3.9.0
 	$(BIN)/pip check >/dev/null || $(BIN)/pip check
 
 install-test: install
-	$(BIN)/pip install -q $(CONSTRAINTS) -e '.[test]'
+	$(BIN)/pip install -q $(NODEPS) -e '.[test]'
 
 $(CONF):
 	mkdir -p $(dir $(CONF))
@@ -49,3 +54,17 @@ bench: install
 clean:
 	-$(BIN)/st2ctl stop --config-file $(CONF) 2>/dev/null
 	rm -rf $(VENV) var
+
+lock: install  ## re-pin requirements per Python version (3.9 and 3.11) into pyrepo/locks/ (needs an index)
+	$(BIN)/pyrepo lock
+
+mirror: install  ## offline package mirror in $(MIRROR): locked wheels for cp39+cp311, our own wheels, checked
+	$(BIN)/pyrepo fetch --mirror $(MIRROR)
+	$(BIN)/pyrepo add --mirror $(MIRROR) . $(RUNNERS) pyrepo
+	$(BIN)/pyrepo check --mirror $(MIRROR)
+
+serve-mirror:  ## serve $(MIRROR) read-only on port 8080 for other hosts
+	$(BIN)/pyrepo serve --mirror $(MIRROR) --bind 0.0.0.0 --port 8080
+
+test-offline: install-test  ## only the offline proof: mirror, then install in a network namespace
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m offline pyrepo/tests
