@@ -3,12 +3,12 @@ JSON bodies and errors rendered once as `{"faultstring": ...}`."""
 
 from __future__ import annotations
 
-import json
 import logging
 from typing import Any, Optional
 
 import falcon
 
+from appliance import codec
 from appliance.auth import AuthError, Credentials
 from appliance.store import Conflict, StoreError
 
@@ -36,7 +36,7 @@ def not_found(message: str) -> ApiError:
 def _render(resp: falcon.Response, status: int, body: dict) -> None:
     resp.status = falcon.code_to_http_status(status)
     resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(body)
+    resp.text = codec.dumps(body)
 
 
 def install_error_handlers(app: falcon.App) -> None:
@@ -137,8 +137,8 @@ def json_body(req: falcon.Request, default: Any = None) -> Any:
     if not raw or not raw.strip():
         return default
     try:
-        return json.loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+        return codec.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:  # orjson.JSONDecodeError is a ValueError
         raise bad_request(f"Failed to parse request body: {exc}") from None
 
 
@@ -152,7 +152,7 @@ def json_object(req: falcon.Request) -> dict:
 def respond(resp: falcon.Response, body: Any, status: int = 200) -> None:
     resp.status = falcon.code_to_http_status(status)
     resp.content_type = falcon.MEDIA_JSON
-    resp.text = json.dumps(body)
+    resp.text = codec.dumps(body)
 
 
 def make_app(middleware: list) -> falcon.App:

@@ -4,7 +4,6 @@
 from __future__ import annotations
 
 import fnmatch
-import json
 import queue
 import threading
 import time
@@ -12,7 +11,7 @@ from typing import Iterator, Optional
 
 import falcon
 
-from appliance import models
+from appliance import codec, models
 from appliance.api.http import Authenticate, make_app
 from appliance.bus import Subscription
 from appliance.services.context import Context
@@ -78,7 +77,7 @@ class _Filter:
 
 
 def _frame(event: str, body: dict) -> bytes:
-    return f"event: {event}\ndata: {json.dumps(body)}\n\n".encode()
+    return b"event: " + event.encode() + b"\ndata: " + codec.dumps_bytes(body) + b"\n\n"
 
 
 class Stream:

@@ -10,6 +10,7 @@ from typing import Any, Callable, Optional
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
+from appliance import codec
 from appliance.bus import memory
 from appliance.bus.names import RUN, SCHEDULE, Names
 
@@ -47,7 +48,7 @@ class Subscription:
                 with self._bus.connect() as conn:
                     channel = conn.channel()
                     channel.basic_qos(0, self._prefetch, False)
-                    with Consumer(channel, self._queues, callbacks=[self._on_message], accept=["json"]):
+                    with Consumer(channel, self._queues, callbacks=[self._on_message], accept=[codec.CONTENT_TYPE]):
                         self.ready.set()
                         while not self._stop.is_set():
                             try:
@@ -90,7 +91,7 @@ class Bus:
         producer = getattr(self._local, "producer", None)
         if producer is None:
             conn = self.connect()
-            producer = Producer(conn.channel(), serializer="json")
+            producer = Producer(conn.channel(), serializer=codec.SERIALIZER)
             self._local.conn = conn
             self._local.producer = producer
             self._local.declared = set()

@@ -7,13 +7,13 @@ threads and processes.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import sqlite3
 import threading
 from typing import Any, Iterable, Optional
 
+from appliance import codec
 from appliance.models import Entity, new_id
 from appliance.store.base import Collection, Conflict, Filters, Sort, Store, StoreError, dotted_value
 
@@ -35,7 +35,7 @@ def _regexp(pattern: str, value: Any) -> bool:
 def _sql_value(value: Any) -> Any:
     """What json_extract yields for a JSON value: scalars as is, containers as JSON text."""
     if isinstance(value, (dict, list)):
-        return json.dumps(value, separators=(",", ":"))
+        return codec.dumps(value)
     return value
 
 
@@ -108,11 +108,11 @@ class SQLiteCollection(Collection):
         params: list = []
         for path, value in (set_fields or {}).items():
             pairs.append("?, json(?)")
-            params.extend([_json_path(path), json.dumps(value)])
+            params.extend([_json_path(path), codec.dumps(value)])
         for path, value in (push or {}).items():
             jp = _json_path(path)
             pairs.append("?, json(json_insert(COALESCE(json_extract(doc, ?), '[]'), '$[#]', json(?)))")
-            params.extend([jp, jp, json.dumps(value)])
+            params.extend([jp, jp, codec.dumps(value)])
         new_doc = "json_set(doc, " + ", ".join(pairs) + ")"
         assignments = [f"doc = {new_doc}"]
         assignment_params = list(params)
@@ -163,7 +163,7 @@ class SQLiteCollection(Collection):
             existing = self.find_one({exc.field: value})
             if existing is not None:
                 return Conflict(self._table, exc.field, value, existing["id"])
-            key = json.dumps(value)
+            key = codec.dumps(value)
             if key in held:
                 return Conflict(self._table, exc.field, value, held[key])
             held[key] = doc["id"]
@@ -215,7 +215,7 @@ class SQLiteCollection(Collection):
 
     def get(self, doc_id: str) -> Optional[dict]:
         row = self._run(f"SELECT doc FROM {self._table} WHERE id = ?", (doc_id,)).fetchone()
-        return json.loads(row[0]) if row else None
+        return codec.loads(row[0]) if row else None
 
     def find(self, filters=None, sort=None, limit=None, offset=0) -> list[dict]:
         where, params = self._where(filters)
@@ -223,7 +223,7 @@ class SQLiteCollection(Collection):
         if limit is not None or offset:
             sql += " LIMIT ? OFFSET ?"
             params += [-1 if limit is None else limit, offset]
-        return [json.loads(row[0]) for row in self._run(sql, params)]
+        return [codec.loads(row[0]) for row in self._run(sql, params)]
 
     def count(self, filters=None) -> int:
         where, params = self._where(filters)
@@ -240,7 +240,7 @@ class SQLiteCollection(Collection):
             ).fetchone()
         except Conflict as exc:
             raise self._with_conflict_details({"id": doc_id, **(set_fields or {})}, exc) from None
-        return json.loads(row[0]) if row else None
+        return codec.loads(row[0]) if row else None
 
     def claim(self, filters, set_fields, sort=None) -> Optional[dict]:
         new_doc, set_params = self._set_args(set_fields, None)
@@ -251,7 +251,7 @@ class SQLiteCollection(Collection):
             " RETURNING doc"
         )
         row = self._run(sql, set_params + params + params).fetchone()
-        return json.loads(row[0]) if row else None
+        return codec.loads(row[0]) if row else None
 
     def replace(self, doc: dict) -> dict:
         try:
@@ -273,7 +273,7 @@ class SQLiteCollection(Collection):
 
 
 def _dumps(doc: dict) -> str:
-    return json.dumps(doc, separators=(",", ":"))
+    return codec.dumps(doc)
 
 
 
