@@ -11,6 +11,7 @@ import os
 import pwd
 import re
 import shutil
+from abc import abstractmethod
 from typing import Any, Optional
 
 from appliance import process
@@ -93,9 +94,9 @@ def error_result(message: str) -> RunResult:
 class BaseLocalShellRunner(Runner):
     """Runs `command(ctx)` with /bin/sh (or bash under sudo) and maps the outcome like StackStorm."""
 
+    @abstractmethod
     def command(self, ctx: RunContext) -> str:
         """The shell command line to run; raise ValueError when the parameters do not make one."""
-        raise NotImplementedError
 
     def run(self, ctx: RunContext) -> RunResult:
         params = ctx.runner_parameters
