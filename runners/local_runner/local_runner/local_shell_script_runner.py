@@ -1,19 +1,14 @@
-"""local-shell-script: runs the action's entry point script with the parameters as arguments.
-
-Named parameters become `<kwarg_op><name>=<value>` (true booleans a bare flag; false, null and
-empty values left out), then parameters with a `position` follow in position order, serialized as
-StackStorm does (booleans 1/0, arrays comma-joined, objects as JSON).
-"""
+"""local-shell-script: runs the action's entry point script with the parameters as arguments
+(appliance.script_arguments says how they are laid out)."""
 
 from __future__ import annotations
 
 import contextlib
-import json
 import os
 import shlex
-from typing import Any
 
 from appliance.runners import RunContext, script_parameters
+from appliance.script_arguments import script_arguments
 from local_runner.base import BaseLocalShellRunner, shell_parameters
 
 
@@ -48,35 +43,3 @@ def _make_executable(path: str) -> None:
     if mode & 0o111 != 0o111:
         with contextlib.suppress(OSError):
             os.chmod(path, mode | 0o111)
-
-
-def script_arguments(values: dict, specs: dict, kwarg_op: str = "--") -> list[str]:
-    """Named arguments first (in parameter order), then the positional ones by position."""
-    positional = sorted(
-        (spec["position"], name) for name, spec in specs.items()
-        if isinstance(spec, dict) and spec.get("position") is not None
-    )
-    positional_names = {name for _, name in positional}
-    args = []
-    for name, value in values.items():
-        if name in positional_names or value is None or value is False or value == "":
-            continue
-        args.append(f"{kwarg_op}{name}" if value is True else f"{kwarg_op}{name}={value}")
-    for _, name in positional:
-        args.append(positional_value(values.get(name), specs[name].get("type")))
-    return args
-
-
-def positional_value(value: Any, kind: Any) -> str:
-    """One positional argument as text, by the parameter's declared type."""
-    if kind == "boolean":
-        return "" if value is None else ("1" if value else "0")
-    if kind in ("array", "list"):
-        return ",".join(str(item) for item in value) if value else ""
-    if kind == "object":
-        return json.dumps(value) if value else ""
-    if kind == "null" or value is None:
-        return ""
-    if kind in ("string", "number", "float", "integer"):
-        return str(value)
-    return str(value) if value else ""

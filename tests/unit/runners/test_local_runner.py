@@ -8,8 +8,10 @@ import time
 
 import pytest
 from local_runner.local_shell_command_runner import LocalShellCommandRunner
-from local_runner.local_shell_script_runner import LocalShellScriptRunner, script_arguments
+from local_runner.local_shell_script_runner import LocalShellScriptRunner
 from runner_helpers import CORE, TESTPACK, load_action, make_ctx, process_alive, run_in_thread, session_cmdlines
+
+from appliance.script_arguments import script_arguments
 
 SECRET = "s3cr3t-4c7d"
 
