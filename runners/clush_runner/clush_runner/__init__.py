@@ -1,0 +1,1 @@
+"""ClusterShell runners: commands, copies and scripts over node sets, with folded results."""
