@@ -12,7 +12,7 @@ NODEPS := $(if $(LOCKED),--no-deps,)
 MIRROR ?= $(CURDIR)/var/mirror
 RUNNERS := $(sort $(dir $(wildcard runners/*/pyproject.toml)))
 
-.PHONY: install install-test run stop status test lint bench clean lock mirror serve-mirror test-offline
+.PHONY: install install-test test-tools run stop status test lint bench clean lock mirror serve-mirror test-offline
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -22,8 +22,18 @@ install: $(BIN)/python  ## the appliance, its runners and the st2 CLI
 	$(BIN)/pip install -q $(NODEPS) -e . $(addprefix -e ,$(RUNNERS)) -e pyrepo st2client==3.9.0
 	$(BIN)/pip check >/dev/null || $(BIN)/pip check
 
-install-test: install
+install-test: install test-tools
 	$(BIN)/pip install -q $(NODEPS) -e '.[test]'
+
+# Programs the tests run for real (an sshd on loopback for the remote runners, sudo), as program:package.
+TEST_TOOLS := /usr/sbin/sshd:openssh-server /usr/bin/sudo:sudo
+test-tools:  ## install the system programs the tests use, when missing (needs root)
+	@missing=""; for pair in $(TEST_TOOLS); do [ -x "$${pair%%:*}" ] || missing="$$missing $${pair##*:}"; done; \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" != 0 ]; then echo "the tests need:$$missing (install them as root)"; \
+	elif command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	elif command -v dnf >/dev/null; then dnf install -y -q $$missing; \
+	else echo "the tests need:$$missing"; fi
 
 $(CONF):
 	mkdir -p $(dir $(CONF))
