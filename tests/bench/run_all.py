@@ -1,11 +1,12 @@
-"""`make bench`: every benchmark, one after the other, within a fixed time budget (< 10 minutes).
+"""`make bench`: every benchmark, one after the other, within a fixed time budget (< 13 minutes).
 
 Runs tests/bench/bench_e2e.py (a real appliance, embedded and over RabbitMQ, plus listing over 100k
-stored executions) and tests/bench/bench_store.py when present, each as a child process whose output
-is passed through as it comes. A child that overruns its share gets SIGTERM (it then stops its
-appliances and deletes its vhosts), then SIGKILL if it has not exited 60 s later.
+stored executions), tests/bench/bench_clush.py (clush.cmd over 1024 nodes against plain ClusterShell)
+and tests/bench/bench_store.py, each as a child process whose output is passed through as it comes.
+A child that overruns its share gets SIGTERM (it then stops its appliances and deletes its vhosts),
+then SIGKILL if it has not exited 60 s later.
 
-Run: python tests/bench/run_all.py [--budget 570] [arguments for bench_e2e.py ...]
+Run: python tests/bench/run_all.py [--budget 760] [arguments for bench_e2e.py ...]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ ROOT = os.path.dirname(os.path.dirname(HERE))
 GRACE = 60.0  # seconds bench_e2e.py gets after SIGTERM to stop its appliances and delete its vhosts
 STORE_GRACE = 10.0  # bench_store.py only removes a temporary file
 STORE_RESERVE = 90.0  # seconds kept for bench_store.py while bench_e2e.py runs
+CLUSH_BUDGET = 150.0  # seconds for bench_clush.py (start, 2 x 5 rounds of ~2 x 2.5 s, stop)
 TARGET = re.compile(r"^(\S+) (\S+) \(target (\S+), ratio (\S+)\)$")
 
 
@@ -62,7 +64,7 @@ def run(argv: list[str], timeout: float, grace: float, lines: list[str]) -> int:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", type=float, default=570.0, help="seconds for everything (570)")
+    parser.add_argument("--budget", type=float, default=760.0, help="seconds for everything (760)")
     args, e2e_args = parser.parse_known_args(argv)
     started = time.monotonic()
     lines: list[str] = []
@@ -71,12 +73,18 @@ def main(argv: Optional[list[str]] = None) -> int:
     has_store = os.path.exists(store)
 
     # bench_e2e.py keeps to its own --budget; its child timeout adds the time it needs to clean up.
-    e2e_budget = args.budget - GRACE - (STORE_RESERVE if has_store else 0.0)
+    e2e_budget = args.budget - GRACE - CLUSH_BUDGET - (STORE_RESERVE if has_store else 0.0)
     print(f"# bench_e2e.py (budget {e2e_budget:.0f}s)", flush=True)
     code = run([sys.executable, os.path.join(HERE, "bench_e2e.py"), "--budget", str(e2e_budget), *e2e_args],
                e2e_budget + 30.0, GRACE, lines)
     if code != 0:
         failed.append(f"bench_e2e.py (exit {code})")
+
+    print(f"# bench_clush.py (budget {CLUSH_BUDGET:.0f}s)", flush=True)
+    code = run([sys.executable, os.path.join(HERE, "bench_clush.py"), "--budget", str(CLUSH_BUDGET)],
+               CLUSH_BUDGET + 30.0, GRACE, lines)
+    if code != 0:
+        failed.append(f"bench_clush.py (exit {code})")
 
     if has_store:
         left = args.budget - (time.monotonic() - started) - STORE_GRACE
