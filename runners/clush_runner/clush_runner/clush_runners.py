@@ -20,32 +20,31 @@ DEFAULT_TIMEOUT = 600
 PERCENT_NOTE = "With the exec worker, %h is the node name and %n its rank; write a literal % as %%."
 
 
+def param(kind: str, description: str, **extra) -> dict:
+    """One runner parameter spec in StackStorm's runner.yaml form."""
+    return {"description": description, "type": kind, **extra}
+
+
 def node_set_parameters() -> dict:
     """What every ClusterShell runner takes: where to run and how widely, how long, as whom."""
     return {
-        "nodes": {"description": "Target nodes in ClusterShell syntax: node[1-64], @group, node[1-8]!node3.",
-                  "type": "string", "required": True},
-        "worker": {"description": "How to reach the nodes: ssh, or exec to run one local process per node "
+        "nodes": param("string", "Target nodes in ClusterShell syntax: node[1-64], @group, node[1-8]!node3.",
+                       required=True),
+        "worker": param("string", "How to reach the nodes: ssh, or exec to run one local process per node "
                                   "(with %h replaced by the node name), rsh or pdsh.",
-                   "type": "string", "enum": ["ssh", "exec", "rsh", "pdsh"], "default": "ssh"},
-        "fanout": {"description": "How many nodes are worked on at once.", "type": "integer", "default": 64},
-        "timeout": {"description": "Seconds the whole run may take; nodes still running then are killed "
-                                   "and the execution ends as timeout.",
-                    "type": "integer", "default": DEFAULT_TIMEOUT},
-        "command_timeout": {"description": "Seconds each node's command may take (0: no limit); a node "
-                                           "over it is killed and listed in timeout_nodes.",
-                            "type": "integer", "default": 0},
-        "connect_timeout": {"description": "Seconds to wait for an ssh connection.", "type": "integer",
-                            "default": 10},
-        "user": {"description": "Remote login name (ssh -l).", "type": "string"},
-        "ssh_options": {"description": "Extra ssh options, e.g. \"-p 2222 -i /etc/st2/keys/id_ed25519\".",
-                        "type": "string"},
-        "gather": {"description": "Also return gathered output: each distinct stdout with the folded node set "
-                                  "that printed it (like clush -b).",
-                   "type": "boolean", "default": False},
-        "max_failed_nodes": {"description": "How many nodes may fail or time out with the execution still "
-                                            "succeeding.",
-                             "type": "integer", "default": 0},
+                        enum=["ssh", "exec", "rsh", "pdsh"], default="ssh"),
+        "fanout": param("integer", "How many nodes are worked on at once.", default=64),
+        "timeout": param("integer", "Seconds the whole run may take; nodes still running then are killed "
+                                    "and the execution ends as timeout.", default=DEFAULT_TIMEOUT),
+        "command_timeout": param("integer", "Seconds each node's command may take (0: no limit); a node over "
+                                            "it is killed and listed in timeout_nodes.", default=0),
+        "connect_timeout": param("integer", "Seconds to wait for an ssh connection.", default=10),
+        "user": param("string", "Remote login name (ssh -l)."),
+        "ssh_options": param("string", 'Extra ssh options, e.g. "-p 2222 -i /etc/st2/keys/id_ed25519".'),
+        "gather": param("boolean", "Also return gathered output: each distinct stdout with the folded node set "
+                                   "that printed it (like clush -b).", default=False),
+        "max_failed_nodes": param("integer", "How many nodes may fail or time out with the execution still "
+                                             "succeeding.", default=0),
     }
 
 
@@ -103,8 +102,7 @@ class ClusterShellRunner(Runner):
 class ClushRunner(ClusterShellRunner):
     RUNNER_TYPE = _runner_type("clush", "clush_runners", "Runs a shell command on every node of a node set "
                                "with ClusterShell. " + PERCENT_NOTE, {
-                                   "cmd": {"description": "The shell command to run on each node.",
-                                           "type": "string", "required": True},
+                                   "cmd": param("string", "The shell command to run on each node.", required=True),
                                })
 
     def steps(self, ctx: RunContext) -> list[dict]:
@@ -117,12 +115,10 @@ class ClushRunner(ClusterShellRunner):
 class ClushCopyRunner(ClusterShellRunner):
     RUNNER_TYPE = _runner_type("clush-copy", "clush_runners", "Copies a file or directory of the action "
                                "runner's host to every node of a node set (scp, or cp with the exec worker).", {
-                                   "source": {"description": "File or directory on the action runner's host.",
-                                              "type": "string", "required": True},
-                                   "dest": {"description": "Destination path on each node.", "type": "string",
-                                            "required": True},
-                                   "preserve": {"description": "Keep modification times and modes.",
-                                                "type": "boolean", "default": False},
+                                   "source": param("string", "File or directory on the action runner's host.",
+                                                   required=True),
+                                   "dest": param("string", "Destination path on each node.", required=True),
+                                   "preserve": param("boolean", "Keep modification times and modes.", default=False),
                                })
 
     def steps(self, ctx: RunContext) -> list[dict]:
@@ -140,16 +136,14 @@ class ClushScriptRunner(ClusterShellRunner):
                                "set, runs it there with the action's parameters as arguments, then removes it. "
                                + PERCENT_NOTE, {
                                    **script_parameters(),
-                                   "script": {"description": "Script on the action runner's host to run; "
-                                                             "defaults to the action's entry point.",
-                                              "type": "string"},
-                                   "args": {"description": "Extra arguments, as shell text, after the "
-                                                           "parameter arguments.", "type": "string"},
-                                   "kwarg_op": {"description": 'What goes in front of named arguments.',
-                                                "type": "string", "default": "--"},
-                                   "remote_dir": {"description": "Directory on each node the script is "
-                                                                 "copied to.",
-                                                  "type": "string", "default": "/tmp"},
+                                   "script": param("string", "Script on the action runner's host to run; "
+                                                             "defaults to the action's entry point."),
+                                   "args": param("string", "Extra arguments, as shell text, after the parameter "
+                                                           "arguments."),
+                                   "kwarg_op": param("string", "What goes in front of named arguments.",
+                                                     default="--"),
+                                   "remote_dir": param("string", "Directory on each node the script is copied to.",
+                                                       default="/tmp"),
                                })
 
     def steps(self, ctx: RunContext) -> list[dict]:
