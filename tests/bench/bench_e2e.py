@@ -40,7 +40,9 @@ import requests
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 if ROOT not in sys.path:
-    sys.path.append(ROOT)  # the appliance package when it is not installed (it normally is)
+    sys.path.append(ROOT)  # tests.support, and the appliance package when it is not installed
+
+from tests.support.rabbitmq import Unavailable, Vhosts, url_of  # noqa: E402 (needs ROOT on sys.path)
 
 COMPLETED = ("succeeded", "failed", "timeout", "canceled", "abandoned")
 TARGETS = {  # figure -> (target, "min" = at least, "max" = at most); only the embedded wiring has targets
@@ -560,35 +562,19 @@ class Vhost:
     """A fresh vhost for one run; deleted by `delete()`."""
 
     def __init__(self) -> None:
-        self.name = f"st2bench-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-        self.created = False
-
-    @staticmethod
-    def _ctl(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(["rabbitmqctl", *args], stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                              stdin=subprocess.DEVNULL, timeout=60, text=True, check=False)
+        self.vhosts: Optional[Vhosts] = None
 
     def create(self) -> str:
-        if shutil.which("rabbitmqctl") is None:
-            raise Skipped("rabbitmqctl not found: no RabbitMQ on this machine")
-        done = self._ctl("add_vhost", self.name)
-        if done.returncode != 0:
-            raise BenchError(f"rabbitmqctl add_vhost: {done.stdout.strip()}")
-        self.created = True
-        done = self._ctl("set_permissions", "-p", self.name, "guest", ".*", ".*", ".*")
-        if done.returncode != 0:
-            raise BenchError(f"rabbitmqctl set_permissions: {done.stdout.strip()}")
-        return f"amqp://guest:guest@127.0.0.1:5672/{self.name}"
+        try:
+            self.vhosts = Vhosts(f"st2bench-{os.getpid()}")
+            return url_of(self.vhosts.create())
+        except Unavailable as exc:
+            raise Skipped(f"no usable RabbitMQ: {exc}") from None
 
     def delete(self) -> None:
-        if self.created:
-            try:
-                done = self._ctl("delete_vhost", self.name)
-                if done.returncode != 0:
-                    note(f"rabbitmqctl delete_vhost {self.name}: {done.stdout.strip()}")
-            except (subprocess.TimeoutExpired, OSError) as exc:
-                note(f"rabbitmqctl delete_vhost {self.name}: {exc}")
-            self.created = False
+        if self.vhosts is not None:
+            self.vhosts.close()
+            self.vhosts = None
 
 
 # -- listing over a large store --------------------------------------------------------------------

@@ -3,37 +3,19 @@
 from __future__ import annotations
 
 import contextlib
-import socket
-import subprocess
 from typing import Callable, Iterator
 
 import pytest
-from e2e_harness import (
-    KEEP,
-    RABBIT_HOST,
-    RABBIT_PORT,
-    Appliance,
-    Broker,
-    rabbitmqctl,
-    require_cli,
-    unavailable,
-)
+from e2e_harness import KEEP, Appliance, Broker, require_cli, unavailable
+
+from tests.support.rabbitmq import Unavailable
 
 
 @pytest.fixture(scope="session")
 def rabbitmq() -> Iterator[Broker]:
     try:
-        socket.create_connection((RABBIT_HOST, RABBIT_PORT), timeout=3).close()
-    except OSError as exc:
-        unavailable(f"RabbitMQ unavailable: cannot connect to {RABBIT_HOST}:{RABBIT_PORT} ({exc})")
-    ctl = rabbitmqctl()
-    if ctl is None:
-        unavailable("RabbitMQ unavailable: rabbitmqctl not found (set APPLIANCE_TEST_RABBITMQCTL)")
-    broker = Broker(ctl)
-    try:
-        broker.spare = broker.new_vhost()  # proves we may create vhosts before an appliance needs one
-    except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
-        broker.close()
+        broker = Broker()
+    except Unavailable as exc:
         unavailable(f"RabbitMQ unavailable: {exc}")
     yield broker
     broker.close()

@@ -11,9 +11,7 @@ Two wirings:
             session. Without a broker these are skipped, except under CI=true where they fail.
 
 The `st2` binary is the one next to sys.executable (pip install st2client==3.9.0 in the same venv).
-Settings: APPLIANCE_TEST_RABBITMQ_HOST / _PORT / _USER / _PASSWORD (default 127.0.0.1:5672
-guest/guest), APPLIANCE_TEST_RABBITMQCTL (default: rabbitmqctl on PATH or in /usr/sbin),
-APPLIANCE_E2E_KEEP=1 keeps the temp dirs (config, database, log) for a post-mortem.
+RabbitMQ settings: tests/support/rabbitmq.py. APPLIANCE_E2E_KEEP=1 keeps the temp dirs (config, database, log) for a post-mortem.
 """
 
 from __future__ import annotations
@@ -36,6 +34,8 @@ from typing import Any, Callable, Iterator, Optional
 import pytest
 import requests
 
+from tests.support.rabbitmq import Vhosts, url_of
+
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 BIN = os.path.dirname(sys.executable)
 ST2 = os.path.join(BIN, "st2")
@@ -43,10 +43,6 @@ TEST_PACK = os.path.join(ROOT, "tests", "fixtures", "packs", "testpack")
 CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 KEEP = os.environ.get("APPLIANCE_E2E_KEEP", "") not in ("", "0")  # keep temp dirs (logs) after the run
 
-RABBIT_HOST = os.environ.get("APPLIANCE_TEST_RABBITMQ_HOST", "127.0.0.1")
-RABBIT_PORT = int(os.environ.get("APPLIANCE_TEST_RABBITMQ_PORT", "5672"))
-RABBIT_USER = os.environ.get("APPLIANCE_TEST_RABBITMQ_USER", "guest")
-RABBIT_PASSWORD = os.environ.get("APPLIANCE_TEST_RABBITMQ_PASSWORD", "guest")
 
 COMPLETED = ("succeeded", "failed", "timeout", "canceled", "abandoned")
 CLI_TIMEOUT = 60.0  # upper bound of one st2 command; healthy ones take 1-4 s (the CLI polls every 2 s)
@@ -136,43 +132,22 @@ def parse_json_output(text: str) -> Any:
 
 
 # -- RabbitMQ ----------------------------------------------------------------------------------
-def rabbitmqctl() -> Optional[str]:
-    configured = os.environ.get("APPLIANCE_TEST_RABBITMQCTL")
-    if configured:
-        return configured
-    return shutil.which("rabbitmqctl") or next(
-        (p for p in ("/usr/sbin/rabbitmqctl", "/usr/lib/rabbitmq/bin/rabbitmqctl") if os.access(p, os.X_OK)), None
-    )
-
-
 class Broker:
     """The RabbitMQ server: one fresh vhost per appliance, all deleted at the end of the session."""
 
-    def __init__(self, ctl: str):
-        self.ctl = ctl
-        self.vhosts: list[str] = []
-        self.spare = ""  # the url of a vhost made to probe the broker, handed out first
-
-    def ctl_run(self, *args: str) -> None:
-        done = subprocess.run([self.ctl, *args], capture_output=True, text=True, timeout=60)
-        if done.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)}: {done.stderr.strip() or done.stdout.strip()}")
+    def __init__(self) -> None:
+        self.vhosts = Vhosts("appliance-e2e")
+        self.spare = url_of(self.vhosts.create())  # proves we may create vhosts before an appliance needs one
 
     def new_vhost(self) -> str:
         """A fresh vhost the test user may use; returns the appliance's [messaging] url."""
         if self.spare:
             url, self.spare = self.spare, ""
             return url
-        vhost = f"appliance-e2e-{uuid.uuid4().hex[:12]}"
-        self.ctl_run("add_vhost", vhost)
-        self.vhosts.append(vhost)
-        self.ctl_run("set_permissions", "-p", vhost, RABBIT_USER, ".*", ".*", ".*")
-        return f"amqp://{RABBIT_USER}:{RABBIT_PASSWORD}@{RABBIT_HOST}:{RABBIT_PORT}/{vhost}"
+        return url_of(self.vhosts.create())
 
     def close(self) -> None:
-        for vhost in self.vhosts:
-            with contextlib.suppress(Exception):
-                self.ctl_run("delete_vhost", vhost)
+        self.vhosts.close()
 
 
 # -- the appliance -----------------------------------------------------------------------------

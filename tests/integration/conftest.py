@@ -3,16 +3,12 @@
 For RabbitMQ a fresh vhost (appliance-test-<uuid>) is created once per test session with
 `rabbitmqctl add_vhost` and deleted at the end. Without a reachable broker the RabbitMQ tests are
 skipped, except under CI=true, where they fail: CI must not pass without having run them.
-Settings: APPLIANCE_TEST_RABBITMQ_HOST / _PORT / _USER / _PASSWORD (default 127.0.0.1:5672
-guest/guest), APPLIANCE_TEST_RABBITMQCTL (default: rabbitmqctl on PATH or in /usr/sbin).
+Settings: see tests/support/rabbitmq.py.
 """
 
 from __future__ import annotations
 
 import os
-import shutil
-import socket
-import subprocess
 import threading
 import time
 import uuid
@@ -23,45 +19,26 @@ import pytest
 
 from appliance.bus import Bus, Subscription
 from appliance.bus.bus import wait_ready
+from tests.support.rabbitmq import USER, Unavailable, Vhosts, url_of
 
-HOST = os.environ.get("APPLIANCE_TEST_RABBITMQ_HOST", "127.0.0.1")
-PORT = int(os.environ.get("APPLIANCE_TEST_RABBITMQ_PORT", "5672"))
-USER = os.environ.get("APPLIANCE_TEST_RABBITMQ_USER", "guest")
-PASSWORD = os.environ.get("APPLIANCE_TEST_RABBITMQ_PASSWORD", "guest")
 CI = os.environ.get("CI", "").strip().lower() in ("true", "1", "yes")
 TIMEOUT = 20.0  # upper bound of every wait; a healthy run needs milliseconds
-
-
-def _rabbitmqctl() -> Optional[str]:
-    configured = os.environ.get("APPLIANCE_TEST_RABBITMQCTL")
-    if configured:
-        return configured
-    return shutil.which("rabbitmqctl") or next(
-        (path for path in ("/usr/sbin/rabbitmqctl", "/usr/lib/rabbitmq/bin/rabbitmqctl") if os.access(path, os.X_OK)),
-        None,
-    )
 
 
 @dataclass
 class Broker:
     """The session's vhost on the RabbitMQ server."""
 
-    ctl: str
+    vhosts: Vhosts
     vhost: str
 
     @property
     def url(self) -> str:
-        return f"amqp://{USER}:{PASSWORD}@{HOST}:{PORT}/{self.vhost}"
-
-    def ctl_run(self, *args: str) -> subprocess.CompletedProcess:
-        done = subprocess.run([self.ctl, *args], capture_output=True, text=True, timeout=60)
-        if done.returncode != 0:
-            raise RuntimeError(f"rabbitmqctl {' '.join(args)} failed: {done.stderr.strip() or done.stdout.strip()}")
-        return done
+        return url_of(self.vhost)
 
     def close_all_connections(self) -> None:
         """Drop every client connection of this vhost (only this one: other users share the broker)."""
-        self.ctl_run("close_all_connections", "-p", self.vhost, "--limit", "10000", "appliance test: dropped")
+        self.vhosts.ctl_run("close_all_connections", "-p", self.vhost, "--limit", "10000", "appliance test: dropped")
 
 
 def _unavailable(reason: str):
@@ -73,28 +50,20 @@ def _unavailable(reason: str):
 @pytest.fixture(scope="session")
 def rabbitmq():
     try:
-        socket.create_connection((HOST, PORT), timeout=3).close()
-    except OSError as exc:
-        _unavailable(f"cannot connect to {HOST}:{PORT} ({exc})")
-    ctl = _rabbitmqctl()
-    if ctl is None:
-        _unavailable("rabbitmqctl not found (set APPLIANCE_TEST_RABBITMQCTL) to create a test vhost")
-    broker = Broker(ctl, f"appliance-test-{uuid.uuid4().hex[:12]}")
-    try:
-        broker.ctl_run("add_vhost", broker.vhost)
-    except (OSError, RuntimeError, subprocess.TimeoutExpired) as exc:
+        vhosts = Vhosts("appliance-test")
+        broker = Broker(vhosts, vhosts.create())
+    except Unavailable as exc:
         _unavailable(str(exc))
     try:
-        broker.ctl_run("set_permissions", "-p", broker.vhost, USER, ".*", ".*", ".*")
         from kombu import Connection
 
         with Connection(broker.url, connect_timeout=5) as conn:
             conn.ensure_connection(max_retries=1)
     except Exception as exc:
-        broker.ctl_run("delete_vhost", broker.vhost)
+        vhosts.close()
         _unavailable(f"cannot use vhost {broker.vhost} as {USER}: {exc}")
     yield broker
-    broker.ctl_run("delete_vhost", broker.vhost)
+    vhosts.close()
 
 
 @dataclass
