@@ -42,7 +42,8 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if ROOT not in sys.path:
     sys.path.append(ROOT)  # tests.support, and the appliance package when it is not installed
 
-from tests.support.rabbitmq import Unavailable, Vhosts, url_of  # noqa: E402 (needs ROOT on sys.path)
+from tests.support.appliance_conf import write_st2_conf  # noqa: E402 (needs ROOT on sys.path)
+from tests.support.rabbitmq import Unavailable, Vhosts, url_of  # noqa: E402
 
 COMPLETED = ("succeeded", "failed", "timeout", "canceled", "abandoned")
 TARGETS = {  # figure -> (target, "min" = at least, "max" = at most); only the embedded wiring has targets
@@ -155,19 +156,10 @@ class Appliance:
         if not os.path.isfile(os.path.join(core, "pack.yaml")):
             raise BenchError(f"{core}/pack.yaml is missing: the core pack is needed for core.noop and core.local")
         shutil.copytree(core, os.path.join(self.packs, "core"))
-        config = configparser.ConfigParser(interpolation=None)
-        config["system"] = {"base_path": self.base}
-        config["content"] = {"system_packs_base_path": self.packs}
-        config["database"] = {"path": self.db_path}
-        config["auth"] = {"port": str(self.auth_port)}
-        config["api"] = {"port": str(self.api_port)}
-        config["stream"] = {"port": str(self.stream_port), "heartbeat": "1"}  # idle stream readers wake up
-        config["log"] = {"path": self.log_path, "level": "WARNING"}
-        if messaging_url:
-            config["messaging"] = {"url": messaging_url}
         os.makedirs(os.path.dirname(self.log_path), exist_ok=True)
-        with open(self.config_path, "w", encoding="utf-8") as handle:
-            config.write(handle)
+        write_st2_conf(self.config_path, base=self.base, packs=self.packs,
+                       ports=(self.auth_port, self.api_port, self.stream_port), log_path=self.log_path,
+                       log_level="WARNING", messaging_url=messaging_url, db_path=self.db_path)
 
     @property
     def auth_url(self) -> str:

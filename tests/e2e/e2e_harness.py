@@ -11,7 +11,8 @@ Two wirings:
             session. Without a broker these are skipped, except under CI=true where they fail.
 
 The `st2` binary is the one next to sys.executable (pip install st2client==3.9.0 in the same venv).
-RabbitMQ settings: tests/support/rabbitmq.py. APPLIANCE_E2E_KEEP=1 keeps the temp dirs (config, database, log) for a post-mortem.
+RabbitMQ settings: tests/support/rabbitmq.py. APPLIANCE_E2E_KEEP=1 keeps the temp dirs (config, database,
+log) for a post-mortem.
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from typing import Any, Callable, Iterator, Optional
 import pytest
 import requests
 
+from tests.support.appliance_conf import write_st2_conf
 from tests.support.rabbitmq import Vhosts, url_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -176,17 +178,9 @@ class Appliance:
             if os.path.isfile(os.path.join(source, "pack.yaml")):
                 shutil.copytree(source, os.path.join(self.packs, name))
         shutil.copytree(TEST_PACK, os.path.join(self.packs, "testpack"))
-        config = configparser.ConfigParser(interpolation=None)
-        config["system"] = {"base_path": self.base}
-        config["content"] = {"system_packs_base_path": self.packs}
-        config["auth"] = {"host": "127.0.0.1", "port": str(self.auth_port)}
-        config["api"] = {"host": "127.0.0.1", "port": str(self.api_port)}
-        config["stream"] = {"host": "127.0.0.1", "port": str(self.stream_port), "heartbeat": "1"}
-        config["log"] = {"path": self.log_path, "level": "INFO"}
-        if messaging_url:
-            config["messaging"] = {"url": messaging_url}
-        with open(self.config_path, "w", encoding="utf-8") as handle:
-            config.write(handle)
+        write_st2_conf(self.config_path, base=self.base, packs=self.packs,
+                       ports=(self.auth_port, self.api_port, self.stream_port), log_path=self.log_path,
+                       messaging_url=messaging_url)
 
     # URLs as the CLI uses them
     @property
