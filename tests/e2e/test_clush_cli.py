@@ -68,3 +68,19 @@ def test_cancel_stops_every_node(appliance: Appliance):
     assert execution["status"] == "canceled", execution
     assert execution["result"]["canceled_nodes"] == "node[1-8]"
     assert wait_until(lambda: not pids_running(argv), 5), "sleeps survived the cancel"
+
+
+def test_runners_and_actions_are_listed(appliance: Appliance):
+    done, runners = appliance.st2_json("runner", "list")
+    assert done.returncode == 0, done.stderr
+    assert {"clush", "clush-copy", "clush-script"} <= {runner["name"] for runner in runners}
+    done, actions = appliance.st2_json("action", "list", "--pack", "clush")
+    assert {action["ref"] for action in actions} >= {"clush.cmd", "clush.script", "clush.copy", "clush.ping",
+                                                      "clush.nodeset_expand", "clush.nodeset_fold",
+                                                      "clush.nodeset_count"}
+
+
+def test_nodeset_fold_through_the_cli(appliance: Appliance):
+    done, execution = appliance.st2_json("run", "clush.nodeset_fold", "nodes=node1,node2,node3,node7")
+    assert execution["status"] == "succeeded", execution
+    assert execution["result"]["result"] == "node[1-3,7]"
