@@ -80,6 +80,12 @@ def make_ctx(action: Optional[dict] = None, runner_parameters: Optional[dict] = 
     return RunContext(**values)
 
 
+def runner_params(runner_cls, **given) -> dict:
+    """Runner parameters as st2actionrunner resolves them: the runner type's defaults, then the given."""
+    specs = runner_cls.RUNNER_TYPE["runner_parameters"]
+    return {**{name: spec["default"] for name, spec in specs.items() if "default" in spec}, **given}
+
+
 def run_in_thread(runner, ctx: RunContext):
     """Start runner.run(ctx) in a thread; returns (thread, box) where box['result'] appears."""
     box: dict = {}

@@ -8,14 +8,12 @@ import os
 import time
 
 from clush_runner.clush_runners import ClushCopyRunner, ClushRunner, ClushScriptRunner
-from runner_helpers import make_ctx, process_alive, run_in_thread
+from runner_helpers import make_ctx, process_alive, run_in_thread, runner_params
 
 
 def params_for(runner_cls, **given) -> dict:
-    """Runner parameters as st2actionrunner resolves them: the runner type's defaults, then the given."""
-    defaults = {name: spec["default"] for name, spec in runner_cls.RUNNER_TYPE["runner_parameters"].items()
-                if "default" in spec}
-    return {**defaults, "worker": "exec", **given}
+    """The exec worker unless a test says otherwise: local processes named after nodes."""
+    return runner_params(runner_cls, **{"worker": "exec", **given})
 
 
 def run_clush(cmd: str, nodes: str = "node[1-8]", runner_cls=ClushRunner, env=None, **given):
