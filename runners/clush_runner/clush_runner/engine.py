@@ -80,8 +80,11 @@ class _Collector(EventHandler):
         (record.stderr if sname == "stderr" else record.stdout).append(line)
         if self.stream:
             out = sys.stderr if sname == "stderr" else sys.stdout
-            out.write(f"{node}: {line}\n")
-            out.flush()
+            try:
+                out.write(f"{node}: {line}\n")
+                out.flush()
+            except OSError:  # the action runner is gone: keep working, the result file still counts
+                self.stream = False
 
     def ev_hup(self, worker: Any, node: str, rc: int) -> None:
         self.records[node].close(rc)
