@@ -8,13 +8,13 @@ execution succeeds when at most `max_failed_nodes` nodes failed or timed out.
 from __future__ import annotations
 
 import os
-import shlex
 from abc import abstractmethod
 
 from appliance.runners import RunContext, Runner, RunResult, script_parameters
 from appliance.script_arguments import script_arguments
 from clush_runner.launcher import run_engine
 from clush_runner.outcome import execution_status
+from clush_runner.steps import script_command_line, script_steps
 
 DEFAULT_TIMEOUT = 600
 PERCENT_NOTE = "With the exec worker, %h is the node name and %n its rank; write a literal % as %%."
@@ -158,10 +158,7 @@ class ClushScriptRunner(ClusterShellRunner):
                   f"st2-{ctx.execution_id}{per_node}-{os.path.basename(script)}")
         args = script_arguments(ctx.action_parameters, ctx.action.get("parameters") or {},
                                 params.get("kwarg_op") or "--")
-        line = " ".join(shlex.quote(part) for part in [remote, *args])
+        line = script_command_line(remote, args)
         if params.get("args"):
             line += " " + params["args"]
-        target = shlex.quote(remote)
-        command = f"chmod 700 {target} && {line}; rc=$?; rm -f {target}; exit $rc"
-        return [{"kind": "copy", "source": script, "dest": remote, "preserve": False},
-                {"kind": "shell", "command": command}]
+        return script_steps(script, remote, line)
