@@ -49,6 +49,10 @@ def test_core_remote_result_per_host(appliance: Appliance, connection: list[str]
     assert {host: entry["stdout"] for host, entry in execution["result"].items()} == {"127.0.0.1": 0,
                                                                                        "localhost": 0}
 
+    done = appliance.st2("run", "core.remote", "hosts=127.0.0.1", "cmd=echo plain-output", *connection)
+    assert done.returncode == 0 and "Traceback" not in done.stdout + done.stderr, done.stdout + done.stderr
+    assert "plain-output" in done.stdout and "succeeded" in done.stdout, done.stdout
+
 
 def test_core_remote_sudo(appliance: Appliance, connection: list[str]):
     done, execution = appliance.st2_json("run", "core.remote_sudo", "hosts=127.0.0.1",

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from remote_runner.remote_command_runner import RemoteShellCommandRunner
 from remote_runner.remote_script_runner import RemoteShellScriptRunner
-from runner_helpers import make_ctx, runner_params
+from runner_helpers import make_ctx, run_in_thread, runner_params
 
 from appliance.runners import installed_runners
 from tests.support import sshd
@@ -180,6 +180,17 @@ def test_timeout_kills_the_remote_command(sshd_server: SshServer, site_options: 
     while running(marker) and time.monotonic() < deadline:
         time.sleep(0.2)
     assert not running(marker), "the remote command outlived its timeout"
+
+
+def test_cancel_ends_the_run_as_canceled(sshd_server: SshServer, site_options: str):
+    ctx = make_ctx(runner_parameters=params(sshd_server, site_options, cmd="echo started; sleep 30", timeout=3))
+    thread, box = run_in_thread(RemoteShellCommandRunner(), ctx)
+    ctx.emit.wait_for("127.0.0.1: started")
+    ctx.cancel.set()
+    thread.join(10)
+    assert box["result"].status == "canceled", box["result"]
+    entry = box["result"].result["127.0.0.1"]
+    assert entry["succeeded"] is False and entry["stdout"] == "started" and "Canceled" in entry["error"]
 
 
 def test_parallel_false_runs_hosts_one_after_another(sshd_server: SshServer, site_options: str):
