@@ -190,7 +190,9 @@ def test_cancel_ends_the_run_as_canceled(sshd_server: SshServer, site_options: s
     thread.join(10)
     assert box["result"].status == "canceled", box["result"]
     entry = box["result"].result["127.0.0.1"]
-    assert entry["succeeded"] is False and entry["stdout"] == "started" and "Canceled" in entry["error"]
+    # ssh gets the cancel's SIGTERM too: the engine may see it exit (255) before it sees its own signal.
+    assert entry["succeeded"] is False and entry["stdout"] == "started"
+    assert "Canceled" in entry.get("error", "") or entry["return_code"] == 255, entry
 
 
 def test_parallel_false_runs_hosts_one_after_another(sshd_server: SshServer, site_options: str):
