@@ -157,8 +157,10 @@ def key_file(private_key: Optional[str]) -> Iterator[Optional[str]]:
 
 def remote_env(ctx: RunContext) -> dict[str, str]:
     """The env parameter, then the non-secret ST2_ACTION_* variables (which env cannot override)."""
-    env = {str(name): str(value) for name, value in (ctx.runner_parameters.get("env") or {}).items()
-           if value is not None}
+    given = ctx.runner_parameters.get("env") or {}
+    if not isinstance(given, dict):
+        raise ValueError("env must be an object of variable names and values.")
+    env = {str(name): str(value) for name, value in given.items() if value is not None}
     env.update({name: ctx.env[name] for name in FORWARDED_ST2_ENV if ctx.env.get(name)})
     for name in env:
         if not _ENV_NAME.match(name):
