@@ -62,6 +62,11 @@ class Runner(ABC):
         """Run the action to completion, honouring ctx.cancel and the `timeout` parameter."""
 
 
+def parameter(kind: str, description: str, **extra: Any) -> dict:
+    """One runner parameter spec in StackStorm's runner.yaml form (type, description, default, ...)."""
+    return {"description": description, "type": kind, **extra}
+
+
 def script_parameters() -> dict:
     """`debug` and `content_version`, the runner parameters StackStorm's script runners share."""
     return {

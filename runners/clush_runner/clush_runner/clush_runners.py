@@ -11,6 +11,7 @@ import os
 from abc import abstractmethod
 
 from appliance.runners import RunContext, Runner, RunResult, script_parameters
+from appliance.runners import parameter as param
 from appliance.script_arguments import script_arguments
 from clush_runner.launcher import run_engine
 from clush_runner.outcome import execution_status
@@ -18,11 +19,6 @@ from clush_runner.steps import script_command_line, script_steps
 
 DEFAULT_TIMEOUT = 600
 PERCENT_NOTE = "With the exec worker, %h is the node name and %n its rank; write a literal % as %%."
-
-
-def param(kind: str, description: str, **extra) -> dict:
-    """One runner parameter spec in StackStorm's runner.yaml form."""
-    return {"description": description, "type": kind, **extra}
 
 
 def node_set_parameters() -> dict:

@@ -6,20 +6,18 @@ The command text goes to the shell through a private file (`. /tmp/st2-cmd-...`)
 
 from __future__ import annotations
 
-import json
 import os
 import pwd
-import re
 import shutil
 from abc import abstractmethod
 from typing import Any, Optional
 
 from appliance import process
 from appliance.runners import RunContext, Runner, RunResult
+from appliance.shell_result import BAD_SUDO_PASSWORD, shell_result
 
 SHELL = "/bin/sh"
 DEFAULT_TIMEOUT = 60
-BAD_SUDO_PASSWORD = re.compile(r"sudo: \d+ incorrect password attempts?")  # sudo 1.9 says "1 ... attempt"
 
 
 def shell_parameters() -> dict:
@@ -49,41 +47,6 @@ def shell_parameters() -> dict:
             "type": "integer",
         },
     }
-
-
-def strip_one_newline(text: str) -> str:
-    """Drop one trailing "\\n", then one "\\r" (StackStorm's strip_shell_chars)."""
-    if text.endswith("\n"):
-        text = text[:-1]
-    if text.endswith("\r"):
-        text = text[:-1]
-    return text
-
-
-def maybe_json(text: str) -> Any:
-    """JSON-decode output that parses, so workflows can use result().stdout.key; else keep it."""
-    try:
-        return json.loads(text, parse_constant=_no_constants)
-    except ValueError:
-        return text
-
-
-def _no_constants(name: str) -> Any:
-    raise ValueError(f"{name} is not JSON")  # NaN/Infinity would not survive storing the result
-
-
-def shell_result(return_code: int, stdout: str, stderr: str, error: Optional[str] = None) -> dict:
-    succeeded = return_code == 0
-    result = {
-        "failed": not succeeded,
-        "succeeded": succeeded,
-        "return_code": return_code,
-        "stdout": maybe_json(strip_one_newline(stdout)),
-        "stderr": maybe_json(strip_one_newline(stderr)),
-    }
-    if error:
-        result["error"] = error
-    return result
 
 
 def error_result(message: str) -> RunResult:

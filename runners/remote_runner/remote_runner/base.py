@@ -21,13 +21,14 @@ from typing import Any, Iterator, Optional
 
 from clush_runner.launcher import run_engine
 from ClusterShell.NodeSet import NodeSet
-from local_runner.base import BAD_SUDO_PASSWORD, shell_result
 
 from appliance import process
 from appliance.runners import RunContext, Runner, RunResult
+from appliance.runners import parameter as param
+from appliance.shell_result import BAD_SUDO_PASSWORD, shell_result
 
 DEFAULT_TIMEOUT = 60
-MAX_FANOUT = 64
+MAX_FANOUT = 50  # StackStorm's [ssh_runner] max_parallel_actions default
 CONNECT_TIMEOUT = 30
 DEADLINE_SLACK = 30  # seconds on top of the per-host timeouts before the whole run is stopped
 KEY_MATERIAL = "-----BEGIN"
@@ -39,11 +40,6 @@ _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 FORWARDED_ST2_ENV = ("ST2_ACTION_PACK_NAME", "ST2_ACTION_EXECUTION_ID", "ST2_ACTION_API_URL")
 NO_PASSWORDS = ("ssh runs in batch mode and cannot log in with a password or unlock a key with a passphrase: "
                 "use private_key (a key without passphrase), an ssh agent or ~/.ssh/config instead.")
-
-
-def param(kind: str, description: str, **extra: Any) -> dict:
-    """One runner parameter spec in StackStorm's runner.yaml form."""
-    return {"description": description, "type": kind, **extra}
 
 
 def remote_parameters() -> dict:
@@ -66,8 +62,9 @@ def remote_parameters() -> dict:
         "env": param("object", "Environment variables for the command (e.g. key1=val1,key2=val2).",
                      required=False),
         "kwarg_op": param("string", 'What goes in front of named arguments, e.g. "--" or "-".', default="--"),
-        "parallel": param("boolean", "Work on all hosts at once (up to 64) instead of one after another.",
-                          default=False, immutable=True),
+        "parallel": param("boolean", "Work on the hosts concurrently, up to 50 at once, as StackStorm's parallel "
+                                     "ssh client does; an action may declare parallel: false to take one host "
+                                     "after another.", default=True, immutable=True),
         "sudo": param("boolean", "Run the command as root through sudo on each host.", default=False),
         "sudo_password": param("string", "Password for sudo, when passwordless sudo is not set up; sent on the "
                                          "command's standard input.", default=None, required=False, secret=True),
