@@ -50,13 +50,16 @@ def run(
     sudo: bool = False,
     sudo_password: Optional[str] = None,
     on_start: Optional[Callable[[int], None]] = None,
+    leader_first: bool = False,
 ) -> ProcessResult:
     """Run argv to completion, streaming its output, killing its process group on timeout/cancel.
 
     sudo=True says argv runs through sudo: its group then holds root processes that only sudo
     itself can signal (sudo relays a signal to its direct child only, not to grandchildren).
     on_start receives the new process group's id, so a supervisor that outlives a crash of this
-    process can still find and end the group.
+    process can still find and end the group. leader_first=True sends the first SIGTERM to the
+    leader alone and gives it `grace` seconds to end its group itself (a leader that reports on
+    its children, like the clush engine, must learn of the stop before they die).
     Raises OSError when the process cannot start (missing program or working directory), so the
     caller can turn it into a clear failed result.
     """
@@ -93,6 +96,8 @@ def run(
         elif deadline is not None and time.monotonic() >= deadline:
             timed_out = True
         if canceled or timed_out:
+            if leader_first:
+                _stop_leader(proc, grace)
             kill_group(proc, grace, sudo, sudo_password)
             break
         # Block on what ends first (a reader reaching EOF, the process exiting), never on a fixed
@@ -151,6 +156,13 @@ def _feed(stream: IO[bytes], data: str) -> None:
             stream.write(data.encode("utf-8"))
     except (BrokenPipeError, OSError):
         pass  # the child exited or closed its stdin: not our error to report
+
+
+def _stop_leader(proc: subprocess.Popen, grace: float) -> None:
+    with contextlib.suppress(OSError):
+        proc.terminate()
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(grace)
 
 
 def kill_group(proc: subprocess.Popen, grace: float = KILL_GRACE_SECONDS, sudo: bool = False,

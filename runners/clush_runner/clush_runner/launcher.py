@@ -31,6 +31,7 @@ def run_engine(ctx: RunContext, job: dict, deadline: Optional[float], env: Optio
                 cancel=ctx.cancel,
                 on_line=ctx.emit,
                 on_start=ctx.started,
+                leader_first=True,  # the engine ends its workers itself and reports them canceled
             )
         except OSError as exc:
             return {"error": f"Could not start the ClusterShell engine: {exc}"}
