@@ -62,6 +62,12 @@ class Runner(ABC):
         """Run the action to completion, honouring ctx.cancel and the `timeout` parameter."""
 
 
+def runner_type(name: str, package: str, module: str, description: str, parameters: dict, **extra: Any) -> dict:
+    """A RUNNER_TYPE document (StackStorm's runner.yaml entry) for an enabled runner."""
+    return {"name": name, "description": description, "enabled": True, "runner_package": package,
+            "runner_module": module, "runner_parameters": parameters, **extra}
+
+
 def parameter(kind: str, description: str, **extra: Any) -> dict:
     """One runner parameter spec in StackStorm's runner.yaml form (type, description, default, ...)."""
     return {"description": description, "type": kind, **extra}

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from abc import abstractmethod
 
-from appliance.runners import RunContext, Runner, RunResult, script_parameters
+from appliance.runners import RunContext, Runner, RunResult, runner_type, script_parameters
 from appliance.runners import parameter as param
 from appliance.script_arguments import script_arguments
 from clush_runner.launcher import run_engine
@@ -44,15 +44,8 @@ def node_set_parameters() -> dict:
     }
 
 
-def _runner_type(name: str, module: str, description: str, own: dict) -> dict:
-    return {
-        "name": name,
-        "description": description,
-        "enabled": True,
-        "runner_package": "clush_runner",
-        "runner_module": module,
-        "runner_parameters": {**node_set_parameters(), **own},
-    }
+def _runner_type(name: str, description: str, own: dict) -> dict:
+    return runner_type(name, "clush_runner", "clush_runners", description, {**node_set_parameters(), **own})
 
 
 class ClusterShellRunner(Runner):
@@ -96,7 +89,7 @@ class ClusterShellRunner(Runner):
 
 
 class ClushRunner(ClusterShellRunner):
-    RUNNER_TYPE = _runner_type("clush", "clush_runners", "Runs a shell command on every node of a node set "
+    RUNNER_TYPE = _runner_type("clush", "Runs a shell command on every node of a node set "
                                "with ClusterShell. " + PERCENT_NOTE, {
                                    "cmd": param("string", "The shell command to run on each node.", required=True),
                                })
@@ -109,7 +102,7 @@ class ClushRunner(ClusterShellRunner):
 
 
 class ClushCopyRunner(ClusterShellRunner):
-    RUNNER_TYPE = _runner_type("clush-copy", "clush_runners", "Copies a file or directory of the action "
+    RUNNER_TYPE = _runner_type("clush-copy", "Copies a file or directory of the action "
                                "runner's host to every node of a node set (scp, or cp with the exec worker).", {
                                    "source": param("string", "File or directory on the action runner's host.",
                                                    required=True),
@@ -128,7 +121,7 @@ class ClushCopyRunner(ClusterShellRunner):
 
 
 class ClushScriptRunner(ClusterShellRunner):
-    RUNNER_TYPE = _runner_type("clush-script", "clush_runners", "Copies a script to every node of a node "
+    RUNNER_TYPE = _runner_type("clush-script", "Copies a script to every node of a node "
                                "set, runs it there with the action's parameters as arguments, then removes it. "
                                + PERCENT_NOTE, {
                                    **script_parameters(),

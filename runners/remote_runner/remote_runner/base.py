@@ -76,18 +76,6 @@ def remote_parameters() -> dict:
     }
 
 
-def runner_type(name: str, module: str, description: str, parameters: dict) -> dict:
-    return {
-        "name": name,
-        "description": description,
-        "enabled": True,
-        "runner_package": "remote_runner",
-        "runner_module": module,
-        "runner_parameters": parameters,
-        "output_key": "stdout",
-    }
-
-
 def parse_hosts(text: Any, default_port: Optional[int]) -> tuple[list[tuple[str, str]], Optional[int]]:
     """[(host as given, node name)] and the one port they use; ValueError when that cannot be."""
     given: list[str] = []

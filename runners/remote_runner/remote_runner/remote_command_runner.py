@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from appliance.runners import RunContext
-from remote_runner.base import BaseRemoteShellRunner, param, remote_parameters, runner_type, wrap_command
+from appliance.runners import RunContext, runner_type
+from remote_runner.base import BaseRemoteShellRunner, param, remote_parameters, wrap_command
 
 
 class RemoteShellCommandRunner(BaseRemoteShellRunner):
     RUNNER_TYPE = runner_type(
-        "remote-shell-cmd", "remote_command_runner",
+        "remote-shell-cmd", "remote_runner", "remote_command_runner",
         "Runs a shell command on remote hosts over ssh; the result has one entry per host.",
         {"cmd": param("string", "The shell command to run on each host."), **remote_parameters()},
+        output_key="stdout",
     )
 
     def steps(self, ctx: RunContext) -> list[dict]:

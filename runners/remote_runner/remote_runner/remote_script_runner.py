@@ -8,9 +8,9 @@ import secrets
 
 from clush_runner.steps import script_command_line, script_steps
 
-from appliance.runners import RunContext, script_parameters
+from appliance.runners import RunContext, runner_type, script_parameters
 from appliance.script_arguments import script_arguments
-from remote_runner.base import BaseRemoteShellRunner, remote_parameters, runner_type, wrap_command
+from remote_runner.base import BaseRemoteShellRunner, remote_parameters, wrap_command
 
 
 def _script_parameters() -> dict:
@@ -22,9 +22,10 @@ def _script_parameters() -> dict:
 
 class RemoteShellScriptRunner(BaseRemoteShellRunner):
     RUNNER_TYPE = runner_type(
-        "remote-shell-script", "remote_script_runner",
+        "remote-shell-script", "remote_runner", "remote_script_runner",
         "Copies a pack's script to remote hosts over ssh and runs it there; the result has one entry per host.",
         _script_parameters(),
+        output_key="stdout",
     )
 
     def steps(self, ctx: RunContext) -> list[dict]:
