@@ -25,7 +25,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -42,7 +41,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)
 if ROOT not in sys.path:
     sys.path.append(ROOT)  # tests.support, and the appliance package when it is not installed
 
-from tests.support.appliance_conf import write_st2_conf  # noqa: E402 (needs ROOT on sys.path)
+from tests.support.appliance_conf import free_ports, write_st2_conf  # noqa: E402 (needs ROOT on sys.path)
 from tests.support.rabbitmq import Unavailable, Vhosts, url_of  # noqa: E402
 
 COMPLETED = ("succeeded", "failed", "timeout", "canceled", "abandoned")
@@ -118,19 +117,6 @@ def percentile(values: list[float], pct: float) -> float:
 
 
 # -- the appliance under test ----------------------------------------------------------------------
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
-
-
 class Appliance:
     """One appliance in its own temp dir: config, HOME, packs dir, database; started with st2ctl."""
 

@@ -24,7 +24,6 @@ import os
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from typing import Any, Callable, Iterator, Optional
 import pytest
 import requests
 
-from tests.support.appliance_conf import write_st2_conf
+from tests.support.appliance_conf import free_ports, write_st2_conf
 from tests.support.rabbitmq import Vhosts, url_of
 
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
@@ -55,19 +54,6 @@ def unavailable(reason: str) -> None:
     if CI:
         pytest.fail(f"required under CI=true: {reason}", pytrace=False)
     pytest.skip(reason)
-
-
-def free_ports(count: int) -> list[int]:
-    sockets = []
-    try:
-        for _ in range(count):
-            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-            sock.bind(("127.0.0.1", 0))
-            sockets.append(sock)
-        return [sock.getsockname()[1] for sock in sockets]
-    finally:
-        for sock in sockets:
-            sock.close()
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, interval: float = 0.1) -> Any:

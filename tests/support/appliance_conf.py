@@ -1,8 +1,9 @@
-"""The st2.conf of a throwaway appliance, as the e2e harness and the bench start them."""
+"""The st2.conf and free ports of a throwaway appliance, as the e2e harness and the bench start them."""
 
 from __future__ import annotations
 
 import configparser
+import socket
 from typing import Optional
 
 
@@ -24,3 +25,17 @@ def write_st2_conf(path: str, *, base: str, packs: str, ports: tuple[int, int, i
         config["messaging"] = {"url": messaging_url}
     with open(path, "w", encoding="utf-8") as handle:
         config.write(handle)
+
+
+def free_ports(count: int) -> list[int]:
+    """Ports nothing listens on right now (all held at once while picking, so they differ)."""
+    sockets = []
+    try:
+        for _ in range(count):
+            sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+            sock.bind(("127.0.0.1", 0))
+            sockets.append(sock)
+        return [sock.getsockname()[1] for sock in sockets]
+    finally:
+        for sock in sockets:
+            sock.close()

@@ -2,22 +2,19 @@
 
 from __future__ import annotations
 
-from appliance.runners import RunContext
+from appliance.runners import RunContext, runner_type
 from local_runner.base import BaseLocalShellRunner, shell_parameters
 
 
 class LocalShellCommandRunner(BaseLocalShellRunner):
-    RUNNER_TYPE = {
-        "name": "local-shell-cmd",
-        "description": "Runs a shell command on the action runner's host.",
-        "enabled": True,
-        "runner_package": "local_runner",
-        "runner_module": "local_shell_command_runner",
-        "runner_parameters": {
+    RUNNER_TYPE = runner_type(
+        "local-shell-cmd", "local_runner", "local_shell_command_runner",
+        "Runs a shell command on the action runner's host.",
+        {
             "cmd": {"description": "The shell command to run on the host.", "type": "string"},
             **shell_parameters(),
         },
-    }
+    )
 
     def command(self, ctx: RunContext) -> str:
         if ctx.entry_point:

@@ -7,23 +7,20 @@ import contextlib
 import os
 import shlex
 
-from appliance.runners import RunContext, script_parameters
+from appliance.runners import RunContext, runner_type, script_parameters
 from appliance.script_arguments import script_arguments
 from local_runner.base import BaseLocalShellRunner, shell_parameters
 
 
 class LocalShellScriptRunner(BaseLocalShellRunner):
-    RUNNER_TYPE = {
-        "name": "local-shell-script",
-        "description": "Runs a pack's shell script on the action runner's host.",
-        "enabled": True,
-        "runner_package": "local_runner",
-        "runner_module": "local_shell_script_runner",
-        "runner_parameters": {
+    RUNNER_TYPE = runner_type(
+        "local-shell-script", "local_runner", "local_shell_script_runner",
+        "Runs a pack's shell script on the action runner's host.",
+        {
             **script_parameters(),
             **shell_parameters(),
         },
-    }
+    )
 
     def command(self, ctx: RunContext) -> str:
         script = ctx.entry_point

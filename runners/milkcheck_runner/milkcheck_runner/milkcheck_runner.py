@@ -18,7 +18,7 @@ from typing import Optional
 from ClusterShell.NodeSet import NodeSet
 
 from appliance import process
-from appliance.runners import RunContext, Runner, RunResult
+from appliance.runners import RunContext, Runner, RunResult, runner_type
 from appliance.runners import parameter as param
 from milkcheck_runner import report
 
@@ -95,15 +95,12 @@ def milkcheck_argv(program: str, params: dict, action: str) -> list[str]:
 
 
 class MilkCheckRunner(Runner):
-    RUNNER_TYPE = {
-        "name": "milkcheck",
-        "description": "Runs MilkCheck actions (start, stop, status, ...) over its service dependency graph. "
-                       "In service files MilkCheck's % sigil means a literal % is written %%.",
-        "enabled": True,
-        "runner_package": "milkcheck_runner",
-        "runner_module": "milkcheck_runner",
-        "runner_parameters": milkcheck_parameters(),
-    }
+    RUNNER_TYPE = runner_type(
+        "milkcheck", "milkcheck_runner", "milkcheck_runner",
+        "Runs MilkCheck actions (start, stop, status, ...) over its service dependency graph. "
+        "In service files MilkCheck's % sigil means a literal % is written %%.",
+        milkcheck_parameters(),
+    )
     RUNS_USER_CODE = False
 
     def run(self, ctx: RunContext) -> RunResult:

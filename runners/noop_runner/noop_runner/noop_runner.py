@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from appliance.runners import RunContext, Runner, RunResult
+from appliance.runners import RunContext, Runner, RunResult, runner_type
 
 
 class NoopRunner(Runner):
     RUNS_USER_CODE = False
-    RUNNER_TYPE = {
-        "name": "noop",
-        "description": "Does nothing and succeeds, whatever the parameters.",
-        "enabled": True,
-        "runner_package": "noop_runner",
-        "runner_module": "noop_runner",
-        "runner_parameters": {},
-    }
+    RUNNER_TYPE = runner_type(
+        "noop", "noop_runner", "noop_runner",
+        "Does nothing and succeeds, whatever the parameters.",
+        {},
+    )
 
     def run(self, ctx: RunContext) -> RunResult:
         return RunResult("succeeded", {"failed": False, "succeeded": True, "return_code": 0})
