@@ -15,9 +15,9 @@ class Root:
         respond(resp, {"version": __version__, "docs_url": "https://docs.stackstorm.com/"})
 
 
-def api_app(ctx: Context) -> falcon.App:
-    app = make_app([Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
-    routes = {
+def api_routes(ctx: Context) -> dict[str, object]:
+    """Every URI template st2api serves (also under /v1), with its resource."""
+    routes: dict[str, object] = {
         "/": Root(),
         "/actions": actions.Actions(ctx),
         "/actions/{ref_or_id}": actions.Action(ctx),
@@ -36,15 +36,26 @@ def api_app(ctx: Context) -> falcon.App:
         "/apikeys/{id_or_key}": credentials.ApiKey(ctx),
         "/user": credentials.User(),
     }
-    for path, resource in routes.items():
-        app.add_route(path, resource)
+    for path, resource in list(routes.items()):
         if path.startswith("/executions"):
-            app.add_route(path.replace("/executions", "/actionexecutions", 1), resource)
+            routes[path.replace("/executions", "/actionexecutions", 1)] = resource
+    return routes
+
+
+def api_app(ctx: Context) -> falcon.App:
+    app = make_app([Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
+    for path, resource in api_routes(ctx).items():
+        app.add_route(path, resource)
     return app
+
+
+def auth_routes(ctx: Context) -> dict[str, object]:
+    """Every URI template st2auth serves."""
+    return {"/tokens": credentials.Tokens(ctx), "/tokens/validate": credentials.TokenValidation(ctx)}
 
 
 def auth_app(ctx: Context) -> falcon.App:
     app = make_app([])
-    app.add_route("/tokens", credentials.Tokens(ctx))
-    app.add_route("/tokens/validate", credentials.TokenValidation(ctx))
+    for path, resource in auth_routes(ctx).items():
+        app.add_route(path, resource)
     return app
