@@ -16,6 +16,7 @@ from passlib.apache import HtpasswdFile
 
 from appliance import models
 from appliance.models import API_KEYS, TOKENS
+from appliance.models.token import hash_token
 from appliance.store import Store
 
 _KEY_SALT = "saltnpepper"
@@ -68,40 +69,38 @@ class Credentials:
         self.token_ttl = token_ttl
 
     def issue_token(self, user: str, ttl: Optional[int] = None, metadata: Optional[dict] = None) -> dict:
+        """A new token: the returned document carries it; the store keeps only its hash."""
         ttl = self.token_ttl if ttl is None else ttl
         expiry = datetime.datetime.now(datetime.timezone.utc) + datetime.timedelta(seconds=ttl)
-        doc = {
-            "id": models.new_id(),
-            "user": user,
-            "token": secrets.token_hex(16),
-            "expiry": models.format_time(expiry),
-            "metadata": metadata or {},
-        }
-        return self.tokens.insert(doc)
+        token = secrets.token_hex(16)
+        doc = TOKENS.build({"user": user, "token_hash": hash_token(token), "expiry": models.format_time(expiry),
+                            "metadata": metadata or {}})
+        stored = self.tokens.insert({"id": models.new_id(), **doc})
+        return {**TOKENS.public(stored), "token": token}
 
     def check_token(self, token: str) -> dict:
-        doc = self.tokens.find_one({"token": token})
+        doc = self.tokens.find_one({"token_hash": hash_token(token)})
         if doc is None:
-            raise AuthError(f'Unauthorized - Token with token "{token}" not found.')
+            raise AuthError(f'Unauthorized - Token with token "{token[:64]}" not found.')
         if doc["expiry"] <= models.now():
-            raise AuthError(f'Unauthorized - Token with token "{token}" has expired.')
-        return doc
+            raise AuthError(f'Unauthorized - Token with token "{token[:64]}" has expired.')
+        return TOKENS.public(doc)
 
     def revoke_token(self, token: str) -> None:
-        self.tokens.delete_many({"token": token})
+        self.tokens.delete_many({"token_hash": hash_token(token)})
 
     def create_api_key(self, user: str, metadata: Optional[dict] = None) -> tuple[dict, str]:
+        """A new API key: (stored document, the key itself, shown once); a bad user or metadata
+        is a ValidationError."""
         key = secrets.token_urlsafe(36)
-        doc = {
-            "id": models.new_id(),
-            "user": user,
-            "key_hash": hash_api_key(key),
-            "metadata": metadata or {},
-            "created_at": models.now(),
-            "enabled": True,
-        }
-        doc["uid"] = f"api_key:{doc['key_hash']}"
-        return self.api_keys.insert(doc), key
+        body = {"user": user, "key_hash": hash_api_key(key), "metadata": {} if metadata is None else metadata}
+        return self.store_api_key(body), key
+
+    def store_api_key(self, body: dict) -> dict:
+        """Store an API key document (new, or one exported by `st2 apikey list --show-secrets`)."""
+        doc = API_KEYS.build(body)
+        doc.setdefault("created_at", models.now())
+        return self.api_keys.insert({"id": models.new_id(), **doc, "uid": API_KEYS.uid(doc)})
 
     def check_api_key(self, key: str) -> dict:
         doc = self.api_keys.find_one({"key_hash": hash_api_key(key)})

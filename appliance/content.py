@@ -1,7 +1,8 @@
 """Content registration: installed runner packages and the packs on disk become stored documents.
 
-This is what `st2ctl reload --register-all`, the first start and POST /v1/packs/register run.
-Documents keep their id across re-registration, so references from executions stay valid.
+This is what `st2ctl reload`, the first start and POST /v1/packs/register run. Every document goes
+through its entity's declaration (appliance/models), as API requests do. Documents keep their id
+across re-registration, so references from executions stay valid.
 """
 
 from __future__ import annotations
@@ -13,56 +14,76 @@ from typing import Iterable, Optional
 
 import yaml
 
-from appliance import models
-from appliance.models import ACTIONS, PACKS, RUNNER_TYPES
-from appliance.runners import installed_runners
-from appliance.store import Store
+from appliance import models, runners
+from appliance.models import ACTIONS, PACKS, RUNNER_TYPES, ValidationError
+from appliance.models.action import identify
+from appliance.store import Collection, Store
 
 LOG = logging.getLogger(__name__)
 
-
-class ContentError(ValueError):
-    """A pack or metadata file is invalid; the message names the file."""
+CONTENT_TYPES = ("runners", "actions", "configs")
 
 
-def _read_yaml(path: str) -> dict:
+class ContentError(ValidationError):
+    """A pack or metadata file is invalid; the message names the file (a 400 in the API)."""
+
+
+def read_yaml(path: str) -> dict:
+    """A metadata or config file's mapping; any error is one ContentError line naming the file."""
     try:
         with open(path, encoding="utf-8") as handle:
             data = yaml.safe_load(handle) or {}
-    except (OSError, yaml.YAMLError) as exc:
+    except (OSError, UnicodeDecodeError, yaml.YAMLError) as exc:
         raise ContentError(f"{path}: {exc}".replace("\n", " ")) from exc
     if not isinstance(data, dict):
         raise ContentError(f"{path}: expected a mapping at the top level")
     return data
 
 
-class Registrar:
-    """Upserts runner types, packs and actions."""
+def upsert(coll: Collection, key: str, doc: dict) -> dict:
+    """Insert `doc`, or replace the document with the same `key` value keeping its id."""
+    existing = coll.find_one({key: doc[key]})
+    if existing is None:
+        return coll.insert({"id": models.new_id(), **doc})
+    return coll.replace({**doc, "id": existing["id"]})
 
-    def __init__(self, store: Store, packs_paths: list[str]):
+
+def build_action(body: dict, runner_types: Collection, existing: Optional[dict] = None) -> dict:
+    """An action document from a metadata file or an API body, its runner type checked."""
+    action = identify(ACTIONS.build(body, existing))
+    if runner_types.find_one({"name": action["runner_type"]}) is None:
+        raise ValidationError(f'RunnerType "{action["runner_type"]}" is not found.', "runner_type")
+    return action
+
+
+class Registrar:
+    """Upserts runner types, packs and actions, and checks pack configs."""
+
+    def __init__(self, store: Store, packs_paths: list[str], configs_path: str = ""):
         self.runner_types = store.collection(RUNNER_TYPES)
         self.packs = store.collection(PACKS)
         self.actions = store.collection(ACTIONS)
         self.packs_paths = packs_paths
-
-    def _upsert(self, coll, key: str, doc: dict) -> dict:
-        existing = coll.find_one({key: doc[key]})
-        if existing is None:
-            return coll.insert({"id": models.new_id(), **doc})
-        return coll.replace({**doc, "id": existing["id"]})
+        self.configs_path = configs_path
 
     def register_runners(self) -> int:
+        """Every runner package that loads; one that does not is logged and skipped."""
         count = 0
-        for name, cls in sorted(installed_runners().items()):
-            spec = dict(cls.RUNNER_TYPE)
-            spec.setdefault("name", name)
-            spec.setdefault("enabled", True)
-            spec.setdefault("runner_parameters", {})
-            spec["uid"] = f"runner_type:{spec['name']}"
+        for name in sorted(runners.available()):
+            try:
+                spec = {"name": name, **runners.load(name).RUNNER_TYPE}
+            except runners.RunnerLoadError as exc:
+                LOG.error("%s", exc)
+                continue
             existing = self.runner_types.find_one({"name": spec["name"]})
             if existing is not None:
                 spec["enabled"] = existing.get("enabled", True)  # an operator's disable survives
-            self._upsert(self.runner_types, "name", spec)
+            try:
+                doc = RUNNER_TYPES.build(spec)
+            except ValidationError as exc:
+                LOG.error("runner %s declares an invalid runner type: %s", name, exc)
+                continue
+            upsert(self.runner_types, "name", {**doc, "uid": RUNNER_TYPES.uid(doc)})
             count += 1
         return count
 
@@ -82,68 +103,88 @@ class Registrar:
                 raise ContentError(f"Pack(s) not found in {', '.join(self.packs_paths)}: {', '.join(missing)}")
         return list(found.values())
 
-    def register_pack(self, directory: str) -> tuple[dict, int]:
+    def register_pack(self, directory: str, with_actions: bool = True) -> tuple[dict, int]:
         """Register one pack directory and its actions; returns (pack, number of actions)."""
-        manifest = _read_yaml(os.path.join(directory, "pack.yaml"))
-        ref = manifest.get("ref") or manifest.get("name")
-        if not ref:
-            raise ContentError(f"{directory}/pack.yaml: 'name' is required")
-        pack = {
-            **{k: v for k, v in manifest.items() if k not in ("id", "uid")},
-            "ref": ref,
-            "uid": f"pack:{ref}",
-            "path": directory,
-        }
-        for field in ("description", "version", "author"):
-            if not pack.get(field):
-                raise ContentError(f"{directory}/pack.yaml: '{field}' is required")
-        pack = self._upsert(self.packs, "ref", pack)
+        manifest_path = os.path.join(directory, "pack.yaml")
+        manifest = read_yaml(manifest_path)
+        body = {k: v for k, v in manifest.items() if k not in ("id", "uid")}
+        body.setdefault("ref", manifest.get("name"))
+        try:
+            pack = PACKS.build({**body, "path": directory})
+        except ValidationError as exc:
+            raise ContentError(f"{manifest_path}: {exc}") from None
+        pack = upsert(self.packs, "ref", {**pack, "uid": PACKS.uid(pack)})
         count = 0
-        for path in sorted(glob.glob(os.path.join(directory, "actions", "*.yaml"))
-                           + glob.glob(os.path.join(directory, "actions", "*.yml"))):
-            self.register_action(ref, directory, path)
-            count += 1
+        if with_actions:
+            for path in sorted(glob.glob(os.path.join(directory, "actions", "*.yaml"))
+                               + glob.glob(os.path.join(directory, "actions", "*.yml"))):
+                self.register_action(pack["ref"], directory, path)
+                count += 1
         return pack, count
 
     def register_action(self, pack: str, pack_dir: str, path: str) -> dict:
-        meta = _read_yaml(path)
-        name = meta.get("name")
-        runner = meta.get("runner_type")
-        if not name or not runner:
-            raise ContentError(f"{path}: 'name' and 'runner_type' are required")
-        if self.runner_types.find_one({"name": runner}) is None:
-            raise ContentError(f"{path}: unknown runner_type {runner!r}")
-        parameters = meta.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            raise ContentError(f"{path}: 'parameters' must be a mapping")
-        action = {
-            "name": name,
-            "pack": pack,
-            "ref": models.ref_of(pack, name),
-            "uid": models.uid_of("action", pack, name),
-            "description": meta.get("description", ""),
-            "enabled": meta.get("enabled", True),
-            "runner_type": runner,
-            "entry_point": meta.get("entry_point", ""),
-            "parameters": parameters,
-            "output_schema": meta.get("output_schema") or {},
-            "tags": meta.get("tags") or [],
-            "notify": meta.get("notify") or {},
-            "metadata_file": os.path.relpath(path, pack_dir),
-        }
-        return self._upsert(self.actions, "ref", action)
+        meta = read_yaml(path)
+        body = {**meta, "pack": pack, "metadata_file": os.path.relpath(path, pack_dir)}
+        try:
+            action = build_action(body, self.runner_types)
+        except ValidationError as exc:
+            raise ContentError(f"{path}: {exc}") from None
+        return upsert(self.actions, "ref", action)
 
-    def register(self, packs: Optional[Iterable[str]] = None, fail_on_failure: bool = True) -> dict:
-        """Register runners, then the named packs (or all); returns StackStorm's count dict."""
-        counts = {"runners": self.register_runners(), "packs": 0, "actions": 0}
-        for directory in self.pack_dirs(packs):
+    def check_config(self, ref: str) -> bool:
+        """Whether the pack has a config (configs_path/<pack>.yaml); a broken one is a ContentError.
+        Actions read their config at run time, so registering a config is checking it."""
+        path = os.path.join(self.configs_path, f"{ref}.yaml")
+        if not os.path.exists(path):
+            return False
+        read_yaml(path)
+        return True
+
+    def register(
+        self,
+        packs: Optional[Iterable[str]] = None,
+        fail_on_failure: bool = True,
+        types: Iterable[str] = CONTENT_TYPES,
+    ) -> dict:
+        """Register the named packs (or all) for the given content types; returns StackStorm's
+        count dict with one key per registered type (packs come with actions and configs)."""
+        if isinstance(packs, str):
+            raise ContentError("packs must be a list of pack names")
+        types = tuple(types)
+        unknown = sorted(set(types) - set(CONTENT_TYPES))
+        if unknown:
+            raise ContentError(f"Unknown content type(s): {', '.join(unknown)}")
+        counts: dict = {}
+        if "runners" in types:
+            counts["runners"] = self.register_runners()
+        if "actions" in types or "configs" in types:
+            counts["packs"] = 0
+            if "actions" in types:
+                counts["actions"] = 0
+            registered = []
+            for directory in self.pack_dirs(packs):
+                try:
+                    pack, actions = self.register_pack(directory, with_actions="actions" in types)
+                except ContentError as exc:
+                    if fail_on_failure:
+                        raise
+                    LOG.warning("skipping pack %s: %s", directory, exc)
+                    continue
+                registered.append(pack["ref"])
+                counts["packs"] += 1
+                if "actions" in types:
+                    counts["actions"] += actions
+            if "configs" in types:
+                counts["configs"] = self._configs(registered, fail_on_failure)
+        return counts
+
+    def _configs(self, refs: list[str], fail_on_failure: bool) -> int:
+        count = 0
+        for ref in refs:
             try:
-                _, actions = self.register_pack(directory)
+                count += self.check_config(ref)
             except ContentError as exc:
                 if fail_on_failure:
                     raise
-                LOG.warning("skipping pack %s: %s", directory, exc)
-                continue
-            counts["packs"] += 1
-            counts["actions"] += actions
-        return counts
+                LOG.warning("skipping config of pack %s: %s", ref, exc)
+        return count

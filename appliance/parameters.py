@@ -11,12 +11,14 @@ from typing import Any
 
 import jinja2
 import jinja2.meta
+import jinja2.sandbox
 import jsonschema
 
-ST2_ONLY_KEYS = ("required", "immutable", "secret", "position")
-SECRET_MASK = "********"
+from appliance.models.parameter_specs import ST2_ONLY_KEYS
+from appliance.models.schema import SECRET_MASK
 
-_jinja = jinja2.Environment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+# Sandboxed: a template from a request must not reach Python internals (cycler.__init__.__globals__).
+_jinja = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
 
 
 class ParameterError(ValueError):

@@ -11,31 +11,36 @@ import falcon
 from appliance.api.http import ApiError, bad_request
 from appliance.store import Collection
 
+_LARGEST = 2**53  # what every engine (SQLite, MongoDB, JSON clients) holds exactly
+
 
 def _int_param(req: falcon.Request, name: str) -> Optional[int]:
     raw = req.get_param(name)
     if raw is None or raw == "":
         return None
     try:
-        return int(raw)
+        value = int(raw)
     except ValueError:
-        raise bad_request(f"Invalid {name} value {raw!r}: must be an integer") from None
+        value = None
+    if value is None or abs(value) > _LARGEST:
+        raise bad_request(f"Invalid {name} value {raw[:40]!r}: must be an integer") from None
+    return value
 
 
-def paging(req: falcon.Request, default_limit: Optional[int], max_page_size: int) -> tuple[Optional[int], int]:
-    """(limit, offset) from the query; limit None means everything."""
+def paging(req: falcon.Request, default_limit: Optional[int], max_page_size: int) -> tuple[int, int]:
+    """(limit, offset) from the query. No page is ever larger than [api] max_page_size: a larger
+    limit, limit=-1 ("all") and no limit at all are served max_page_size documents at most, and
+    X-Limit/X-Total-Count tell the client how to page through the rest."""
     limit = _int_param(req, "limit")
     offset = _int_param(req, "offset") or 0
     if offset < 0:
         raise bad_request("Offset value must be a non-negative integer")
-    if limit is None:
-        return default_limit, offset
-    if limit == 0:
-        raise bad_request("Limit, \"0\" specified, must be a positive number.")
-    if limit == -1:
-        return None, offset
-    if limit < -1:
+    if limit == 0 or (limit is not None and limit < -1):
         raise bad_request(f"Limit, \"{limit}\" specified, must be a positive number.")
+    if limit is None:
+        limit = default_limit
+    if limit is None or limit == -1 or limit > max_page_size:
+        limit = max_page_size
     return limit, offset
 
 
@@ -101,17 +106,13 @@ def list_collection(
     limit, offset = paging(req, default_limit, max_page_size)
     include, exclude = projection(req)
     docs = coll.find(filters, sort=sort, limit=limit, offset=offset)
-    if limit is not None and (len(docs) == limit or offset):
-        total = coll.count(filters)
-    else:
-        total = offset + len(docs)
+    total = coll.count(filters) if len(docs) == limit or offset else offset + len(docs)
     resp.set_header("X-Total-Count", str(total))
-    if limit is not None:
-        resp.set_header("X-Limit", str(limit))
+    resp.set_header("X-Limit", str(limit))
     return [project(doc, include, exclude) for doc in docs]
 
 
-def lookup(coll: Collection, key: str, ref_or_id: str, kind: str) -> dict:
+def lookup(coll: Collection, key: str, ref_or_id: str) -> dict:
     """Find by StackStorm ref/name or by id, as every `/{resource}/{ref_or_id}` route does."""
     doc = coll.find_one({key: ref_or_id}) or coll.get(ref_or_id)
     if doc is None:

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import fnmatch
+import logging
 import queue
 import threading
 import time
@@ -14,34 +15,54 @@ import falcon
 from appliance import codec, models
 from appliance.api.http import Authenticate, make_app
 from appliance.bus import Subscription
+from appliance.models import EXECUTIONS
 from appliance.services.context import Context
 
+LOG = logging.getLogger(__name__)
+EXECUTION_EVENT_PREFIX = "st2.execution__"
 OUTPUT_EVENT = "st2.execution.output__create"
 DEFAULT_EVENTS = ("st2.announcement__*", "st2.execution__create", "st2.execution__update",
                   "st2.execution__delete", "st2.liveaction__create", "st2.liveaction__update",
                   "st2.liveaction__delete")
 
 
-class Broadcaster:
-    """Fans bus events out to every connected client's queue."""
+class Client:
+    """One connected stream: its events, and whether it fell so far behind that it was dropped."""
 
-    def __init__(self) -> None:
-        self._clients: set[queue.Queue] = set()
+    def __init__(self, buffer: int):
+        self.events: queue.Queue = queue.Queue(maxsize=buffer)
+        self.dropped = False
+
+
+class Broadcaster:
+    """Fans bus events out to every connected client without ever waiting for one: a client whose
+    buffer is full (it stopped reading) is dropped, so it cannot hold up the bus or the others."""
+
+    def __init__(self, client_buffer: int = 10000) -> None:
+        self._clients: set[Client] = set()
         self._lock = threading.Lock()
+        self.client_buffer = client_buffer
 
     def publish(self, event: str, body: dict) -> None:
+        if event.startswith(EXECUTION_EVENT_PREFIX):
+            body = EXECUTIONS.public(body)  # secret parameters never leave in clear
         with self._lock:
             clients = list(self._clients)
         for client in clients:
-            client.put((event, body))
+            try:
+                client.events.put_nowait((event, body))
+            except queue.Full:
+                LOG.warning("dropping a stream client that stopped reading (%d events behind)", self.client_buffer)
+                client.dropped = True
+                self.detach(client)
 
-    def attach(self) -> queue.Queue:
-        client: queue.Queue = queue.Queue(maxsize=10000)
+    def attach(self) -> Client:
+        client = Client(self.client_buffer)
         with self._lock:
             self._clients.add(client)
         return client
 
-    def detach(self, client: queue.Queue) -> None:
+    def detach(self, client: Client) -> None:
         with self._lock:
             self._clients.discard(client)
 
@@ -114,21 +135,21 @@ class Stream:
         )
         return [line for line in lines if wanted.wants(OUTPUT_EVENT, line)]
 
-    def _events(self, wanted: _Filter, client: queue.Queue) -> Iterator[bytes]:
+    def _events(self, wanted: _Filter, client: Client) -> Iterator[bytes]:
         try:
             yield b"\n"
             finished = self._already_over(wanted)
             if finished is not None:
-                yield _frame(wanted.end_event, finished)
+                yield _frame(wanted.end_event, EXECUTIONS.public(finished))
                 return
             replayed = set()
             for line in self._earlier_output(wanted):
                 replayed.add(line["id"])
                 yield _frame(OUTPUT_EVENT, line)
             next_beat = time.monotonic() + self.heartbeat
-            while True:
+            while not client.dropped:
                 try:
-                    item = client.get(timeout=max(0.05, next_beat - time.monotonic()))
+                    item = client.events.get(timeout=max(0.05, next_beat - time.monotonic()))
                 except queue.Empty:
                     yield b"\n"
                     next_beat = time.monotonic() + self.heartbeat
@@ -145,7 +166,7 @@ class Stream:
 
 
 def stream_app(ctx: Context, broadcaster: Broadcaster) -> falcon.App:
-    app = make_app([Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
+    app = make_app(ctx.config, [Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
     app.add_route("/stream", Stream(ctx, broadcaster))
     return app
 

@@ -80,3 +80,13 @@ def test_unknown_template_variable_is_reported():
 def test_secrets_are_masked():
     masked = mask_secrets({"cmd": "x", "sudo_password": "hunter2"}, RUNNER, LOCAL)
     assert masked == {"cmd": "x", "sudo_password": "********"}
+
+
+@pytest.mark.parametrize("template", [
+    "{{ cycler.__init__.__globals__.os.popen('id').read() }}",
+    "{{ ''.__class__.__mro__[1].__subclasses__() }}",
+    "{{ action_context.__class__.__init__.__globals__ }}",
+])
+def test_templates_cannot_reach_python_internals(template, tmp_path):
+    with pytest.raises(ParameterError, match="Failed to render parameter 'cmd'"):
+        render(RUNNER, LOCAL, {"cmd": template}, {"user": "bob"})

@@ -9,15 +9,16 @@ import falcon
 
 from appliance.api.http import ApiError, bad_request, json_body, json_object, respond
 from appliance.api.listing import list_collection, project
+from appliance.auth import AuthError
 from appliance.models import API_KEYS
 from appliance.services.context import Context
 
 
-def _public_key(doc: dict, show_secrets: bool) -> dict:
-    return doc if show_secrets else {k: v for k, v in doc.items() if k != "key_hash"}
+def _show_secrets(req: falcon.Request) -> bool:
+    return req.get_param_as_bool("show_secrets", default=False)
 
 
-class ApiKeys:
+class _ApiKeys:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.keys = ctx.store.collection(API_KEYS)
@@ -27,47 +28,42 @@ class ApiKeys:
         if doc is None:
             try:
                 doc = self.ctx.credentials.check_api_key(id_or_key)
-            except Exception:
+            except AuthError:
                 doc = None
         if doc is None:
-            raise ApiError(404, f'ApiKey with key_or_id "{id_or_key}" not found.')
+            raise ApiError(404, f'ApiKey with key_or_id "{id_or_key[:64]}" not found.')
         return doc
 
+
+class ApiKeys(_ApiKeys):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         filters = {"user": req.get_param("user")} if req.get_param("user") else {}
-        show = req.get_param_as_bool("show_secrets") or False
         docs = list_collection(req, resp, self.keys, filters, [("created_at", 1)],
                                self.ctx.config.get("api", "max_page_size"))
-        respond(resp, [_public_key(doc, show) for doc in docs])
+        respond(resp, [API_KEYS.public(doc, _show_secrets(req)) for doc in docs])
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         body = json_object(req)
         if "key_hash" in body:  # `st2 apikey load`: import an exported key by its hash
-            doc = {k: body[k] for k in ("user", "key_hash", "metadata", "created_at", "enabled") if k in body}
-            from appliance import models
-
-            doc.setdefault("user", req.context.user)
-            doc.setdefault("enabled", True)
-            doc.setdefault("created_at", models.now())
-            doc.update(id=body.get("id") or models.new_id(), uid=f"api_key:{doc['key_hash']}")
-            respond(resp, self.keys.insert(doc), 201)
+            body = {k: v for k, v in body.items() if k != "id"}
+            body.setdefault("user", req.context.user)
+            respond(resp, API_KEYS.public(self.ctx.credentials.store_api_key(body)), 201)
             return
-        user = body.get("user") or req.context.user
-        doc, key = self.ctx.credentials.create_api_key(user, body.get("metadata") or {})
-        respond(resp, {**_public_key(doc, False), "key": key}, 201)
+        doc, key = self.ctx.credentials.create_api_key(body.get("user") or req.context.user, body.get("metadata"))
+        respond(resp, {**API_KEYS.public(doc), "key": key}, 201)
 
 
-class ApiKey(ApiKeys):
+class ApiKey(_ApiKeys):
     def on_get(self, req: falcon.Request, resp: falcon.Response, id_or_key: str) -> None:
-        respond(resp, _public_key(self._find(id_or_key), req.get_param_as_bool("show_secrets") or False))
+        respond(resp, API_KEYS.public(self._find(id_or_key), _show_secrets(req)))
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, id_or_key: str) -> None:
-        doc = self._find(id_or_key)
-        body = json_object(req)
-        changes = {k: body[k] for k in ("enabled", "metadata") if k in body}
-        if "enabled" in changes and not isinstance(changes["enabled"], bool):
-            raise bad_request("'enabled' must be a boolean")
-        respond(resp, _public_key(self.keys.update(doc["id"], set_fields=changes) or doc, False))
+        """`st2 apikey enable/disable` send the whole key back; enabled and metadata may change."""
+        existing = self._find(id_or_key)
+        body = {k: v for k, v in json_object(req).items() if not (k == "key_hash" and v == "********")}
+        doc = API_KEYS.build(body, existing)
+        updated = self.keys.update(existing["id"], {"enabled": doc["enabled"], "metadata": doc["metadata"]})
+        respond(resp, API_KEYS.public(updated or existing))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, id_or_key: str) -> None:
         self.keys.delete(self._find(id_or_key)["id"])
@@ -111,11 +107,13 @@ class TokenValidation:
         self.ctx = ctx
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        token = json_object(req).get("token") or ""
+        token = json_object(req).get("token")
+        if not isinstance(token, str):
+            raise bad_request("'token' is a required property and must be a string")
         try:
             self.ctx.credentials.check_token(token)
             respond(resp, {"valid": True})
-        except Exception:
+        except AuthError:
             respond(resp, {"valid": False})
 
 

@@ -10,11 +10,22 @@ import falcon
 from appliance import models
 from appliance.api.http import bad_request, json_object, not_found, respond
 from appliance.api.listing import list_collection, project, projection
-from appliance.models import ACTIONS, RUNNER_TYPES
-from appliance.parameters import ParameterError, mask_secrets, render, validate_request
+from appliance.models import ACTIONS, EXECUTION_REQUEST, EXECUTIONS, RUNNER_TYPES, Field, Schema
+from appliance.models.schema import shown
+from appliance.parameters import ParameterError, render, validate_request
 from appliance.services.context import Context
 
 WORKFLOW_RUNNERS = ("orquesta", "action-chain")
+# POST /v1/executions/<id>/re_run: StackStorm's ActionExecutionReRunRequest.
+RERUN_REQUEST = Schema(
+    name="re-run request",
+    fields={
+        "parameters": Field("object", default={}),
+        "tasks": Field("array", default=[]),
+        "reset": Field("array", default=[]),
+        "delay": Field(("integer", "null"), check=EXECUTION_REQUEST.fields["delay"].check),
+    },
+)
 _BOOL_TRUE = ("true", "1", "yes")
 
 
@@ -37,22 +48,12 @@ class _Base:
 
     def _public(self, req: falcon.Request, doc: dict) -> dict:
         """The execution as the API shows it: secrets masked unless show_secrets=True."""
-        if (req.get_param("show_secrets") or "").lower() in _BOOL_TRUE:
-            return doc
-        masked = mask_secrets(doc.get("parameters") or {}, doc.get("runner") or {}, doc.get("action") or {})
-        if masked == doc.get("parameters"):
-            return doc
-        liveaction = {**doc.get("liveaction", {}), "parameters": masked}
-        return {**doc, "parameters": masked, "liveaction": liveaction}
+        return EXECUTIONS.public(doc, (req.get_param("show_secrets") or "").lower() in _BOOL_TRUE)
 
     def _request(
         self, ref: str, parameters: dict, context: dict, user: Optional[str], delay_ms: Optional[int] = None
     ) -> dict:
         """Validate and create an execution of `ref`; nothing is stored when validation fails."""
-        if not ref:
-            raise bad_request("'action' is a required property")
-        if not isinstance(ref, str):
-            raise bad_request(f"{ref!r} is not of type 'string' (parameter 'action')")
         action = self.actions.find_one({"ref": ref})
         if action is None:
             raise bad_request(f'Action "{ref}" cannot be found.')
@@ -91,22 +92,13 @@ def _context_header(req: falcon.Request) -> dict:
     return value
 
 
-def _delay(body: dict) -> Optional[int]:
-    delay = body.get("delay")
-    if delay is not None and (not isinstance(delay, int) or isinstance(delay, bool) or delay < 0):
-        raise bad_request("'delay' must be a non-negative integer (milliseconds)")
-    return delay or None
-
-
 class Executions(_Base):
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = json_object(req)
-        parameters = body.get("parameters") or {}
-        if not isinstance(parameters, dict):
-            raise bad_request("'parameters' must be an object")
-        context = {**(body.get("context") or {}), **_context_header(req)}
+        body = EXECUTION_REQUEST.build(json_object(req))
+        context = {**body["context"], **_context_header(req)}
+        EXECUTION_REQUEST.fields["context"].validate("context", context)
         user = body.get("user") or req.context.user
-        doc = self._request(body.get("action"), parameters, context, user, _delay(body))
+        doc = self._request(body["action"], body["parameters"], context, user, body.get("delay"))
         respond(resp, self._public(req, doc), 201)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -151,7 +143,7 @@ class Execution(_Base):
             raise bad_request(f'Execution "{doc["id"]}" is already in completed state "{doc["status"]}".')
         if status in (models.PAUSING, models.RESUMING) and doc["runner"]["name"] not in WORKFLOW_RUNNERS:
             raise bad_request(f'Runner "{doc["runner"]["name"]}" does not support pause and resume.')
-        raise bad_request(f"Unsupported status change to {status!r}.")
+        raise bad_request(f"Unsupported status change to {shown(status)}.")
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
         """Cancel: not yet running -> canceled at once; running -> canceling, the runner finishes it."""
@@ -198,16 +190,13 @@ class ExecutionResult(_Base):
 class ExecutionReRun(_Base):
     def on_post(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
         original = self._get(execution_id)
-        body = json_object(req)
+        body = RERUN_REQUEST.build(json_object(req))
         if body.get("tasks") or body.get("reset"):
             raise bad_request("Only orquesta workflows support re-running selected tasks.")
-        overrides = body.get("parameters") or {}
-        if not isinstance(overrides, dict):
-            raise bad_request("'parameters' must be an object")
-        parameters = {**(original.get("parameters") or {}), **overrides}
+        parameters = {**(original.get("parameters") or {}), **body["parameters"]}
         context = {k: v for k, v in (original.get("context") or {}).items()
                    if k not in ("user", "pack", "re-run", "parent")}
         context["re-run"] = {"ref": original["id"]}
-        doc = self._request(original["action"]["ref"], parameters, context, req.context.user, _delay(body))
+        doc = self._request(original["action"]["ref"], parameters, context, req.context.user, body.get("delay"))
         respond(resp, self._public(req, doc), 201)
 

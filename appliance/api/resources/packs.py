@@ -4,13 +4,31 @@ from __future__ import annotations
 
 import falcon
 
-from appliance.api.http import bad_request, json_object, respond
+from appliance.api.http import json_object, respond
 from appliance.api.listing import list_collection, lookup
-from appliance.content import ContentError
-from appliance.models import PACKS
+from appliance.content import CONTENT_TYPES
+from appliance.models import PACKS, Field, Schema, ValidationError
 from appliance.services.context import Context
 
-_REGISTERABLE = {"all", "runner", "runners", "action", "actions"}
+# StackStorm's type names (singular and plural) -> the content types registered here.
+_TYPES = {"all": CONTENT_TYPES, "runner": ("runners",), "runners": ("runners",), "action": ("actions",),
+          "actions": ("actions",), "config": ("configs",), "configs": ("configs",)}
+
+
+def _strings(value: list) -> None:
+    bad = [item for item in value if not isinstance(item, str) or not item]
+    if bad:
+        raise ValueError(f"{bad[0]!r:.60} is not a non-empty string")
+
+
+REGISTER_REQUEST = Schema(
+    name="pack register request",
+    fields={
+        "packs": Field(("array", "null"), check=_strings),
+        "types": Field(("array", "null"), check=_strings),
+        "fail_on_failure": Field("boolean", default=True),
+    },
+)
 
 
 class Packs:
@@ -23,27 +41,30 @@ class Packs:
         for param in ("name", "ref"):
             if req.get_param(param):
                 filters[param] = req.get_param(param)
-        respond(resp, list_collection(req, resp, self.packs, filters, [("ref", 1)],
-                                      self.ctx.config.get("api", "max_page_size")))
+        docs = list_collection(req, resp, self.packs, filters, [("ref", 1)],
+                               self.ctx.config.get("api", "max_page_size"))
+        respond(resp, [PACKS.public(doc) for doc in docs])
 
 
-class Pack(Packs):
+class Pack:
+    def __init__(self, ctx: Context):
+        self.packs = ctx.store.collection(PACKS)
+
     def on_get(self, req: falcon.Request, resp: falcon.Response, ref_or_id: str) -> None:
-        respond(resp, lookup(self.packs, "ref", ref_or_id, "pack"))
+        respond(resp, PACKS.public(lookup(self.packs, "ref", ref_or_id)))
 
 
-class PackRegister(Packs):
+class PackRegister:
+    def __init__(self, ctx: Context):
+        self.ctx = ctx
+
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
-        body = json_object(req)
-        packs = body.get("packs") or None
-        types = body.get("types") or ["all"]
-        unknown = sorted(set(types) - _REGISTERABLE)
+        body = REGISTER_REQUEST.build(json_object(req))
+        requested = body.get("types") or ["all"]
+        unknown = sorted(set(requested) - set(_TYPES))
         if unknown:
-            raise bad_request(f"Cannot register content of type(s) {', '.join(unknown)} in this release")
-        try:
-            counts = self.ctx.registrar.register(packs, fail_on_failure=body.get("fail_on_failure", True))
-        except ContentError as exc:
-            raise bad_request(str(exc)) from None
-        if set(types) <= {"runner", "runners"}:
-            counts = {"runners": counts["runners"]}
+            raise ValidationError(f"Cannot register content of type(s) {', '.join(unknown)} in this release "
+                                  f"(known: {', '.join(sorted(_TYPES))})", "types")
+        types = tuple(dict.fromkeys(t for name in requested for t in _TYPES[name]))
+        counts = self.ctx.registrar.register(body.get("packs") or None, body["fail_on_failure"], types)
         respond(resp, counts)

@@ -1,0 +1,46 @@
+"""Every stored entity, declared once (one module each), with the ids, timestamps and statuses they
+share. See schema.py for what a declaration holds; adding an entity is one module here, one entry
+in ENTITIES, one resource class and one route line.
+"""
+
+from __future__ import annotations
+
+from appliance.models.action import ACTIONS, ref_of
+from appliance.models.api_key import API_KEYS
+from appliance.models.common import format_time, new_id, now, parse_time
+from appliance.models.execution import (
+    ABANDONED,
+    CANCELABLE_STATUSES,
+    CANCELED,
+    CANCELING,
+    COMPLETED_STATUSES,
+    DELAYED,
+    EXECUTION_OUTPUT,
+    EXECUTION_REQUEST,
+    EXECUTIONS,
+    FAILED,
+    PAUSED,
+    PAUSING,
+    PENDING,
+    REQUESTED,
+    RESUMING,
+    RUNNING,
+    SCHEDULED,
+    STATUSES,
+    SUCCEEDED,
+    TIMEOUT,
+)
+from appliance.models.pack import PACKS
+from appliance.models.runner_type import RUNNER_TYPES
+from appliance.models.schema import SECRET_MASK, Entity, Field, Schema, ValidationError
+from appliance.models.token import TOKENS
+
+ENTITIES = (EXECUTIONS, EXECUTION_OUTPUT, ACTIONS, RUNNER_TYPES, PACKS, TOKENS, API_KEYS)
+
+__all__ = [
+    "ABANDONED", "ACTIONS", "API_KEYS", "CANCELABLE_STATUSES", "CANCELED", "CANCELING", "COMPLETED_STATUSES",
+    "DELAYED", "ENTITIES", "EXECUTIONS", "EXECUTION_OUTPUT", "EXECUTION_REQUEST", "FAILED", "PACKS", "PAUSED",
+    "PAUSING", "PENDING", "REQUESTED", "RESUMING", "RUNNER_TYPES", "RUNNING", "SCHEDULED", "SECRET_MASK",
+    "STATUSES", "SUCCEEDED", "TIMEOUT", "TOKENS", "Entity", "Field", "Schema", "ValidationError",
+    "format_time", "new_id", "now", "parse_time", "ref_of",
+]
