@@ -64,7 +64,7 @@ class PackRegister:
         unknown = sorted(set(requested) - set(_TYPES))
         if unknown:
             raise ValidationError(f"Cannot register content of type(s) {', '.join(unknown)} in this release "
-                                  f"(known: {', '.join(sorted(_TYPES))})", "types")
+                                  f"(known: {', '.join(sorted(_TYPES))}; field 'types')", "types")
         types = tuple(dict.fromkeys(t for name in requested for t in _TYPES[name]))
         counts = self.ctx.registrar.register(body.get("packs") or None, body["fail_on_failure"], types)
         respond(resp, counts)
