@@ -1,0 +1,1 @@
+"""The datastore's pieces: its crypto key and ciphertext format (crypto.py)."""
