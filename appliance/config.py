@@ -2,6 +2,8 @@
 
 Existing sites' files keep working: unknown sections and keys are ignored (StackStorm has many we do
 not implement), while a known key with a bad value is a ConfigError naming file, section and key.
+A known key is never ignored: a value naming something the appliance does not have (an auth
+backend, a coordination driver, a missing binary) is refused there too, at start.
 """
 
 from __future__ import annotations
@@ -46,6 +48,40 @@ def _json_dict(raw: str) -> dict:
     return value
 
 
+def _only(value: str, why: str) -> Callable[[str], str]:
+    """A key of which the appliance implements one value: anything else is refused, saying `why`."""
+
+    def parse(raw: str) -> str:
+        if raw.strip() != value:
+            raise ValueError(f"{raw.strip()!r} is not supported: {why}")
+        return value
+
+    return parse
+
+
+COORDINATION_SCHEMES = ("redis", "rediss", "unix")
+
+
+def _coordination_url(raw: str) -> str:
+    """Empty (in-process locks) or a Redis URL as StackStorm's tooz takes it (redis://:pass@host:6379)."""
+    url = raw.strip()
+    scheme = url.partition("://")[0].lower() if "://" in url else ""
+    if url and scheme not in COORDINATION_SCHEMES:
+        named = f"{scheme}:// is" if scheme else "a URL without a scheme is"  # never echo a password
+        raise ValueError(f"{named} not supported: use redis://, rediss:// or unix:// (Redis), or leave it empty")
+    return url
+
+
+def _executable(raw: str) -> str:
+    """Empty, or the path of an executable file: a binary that cannot run is refused at start."""
+    path = raw.strip()
+    if path and not os.path.exists(path):
+        raise ValueError(f"{path} does not exist")
+    if path and not (os.path.isfile(path) and os.access(path, os.X_OK)):
+        raise ValueError(f"{path} is not an executable file")
+    return path
+
+
 # section -> key -> (parser, default). Defaults follow conf/st2.conf.sample, except that the
 # database and the bus default to the embedded engines so that a fresh box needs no service.
 OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
@@ -60,8 +96,8 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
         "host": (str, "127.0.0.1"),
         "port": (int, 9100),
         "enable": (_bool, True),
-        "mode": (str, "standalone"),
-        "backend": (str, "flat_file"),
+        "mode": (_only("standalone", "only standalone is available (no proxy mode)"), "standalone"),
+        "backend": (_only("flat_file", "only flat_file (an htpasswd file) is available"), "flat_file"),
         "backend_kwargs": (_json_dict, {}),
         "token_ttl": (int, 86400),
         "service_token_ttl": (int, 86400),
@@ -87,7 +123,7 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
         "prefix": (str, "st2"),
     },
     "coordination": {
-        "url": (str, ""),
+        "url": (_coordination_url, ""),
     },
     "system": {
         "base_path": (str, "/opt/stackstorm"),
@@ -98,8 +134,8 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
         "packs_base_paths": (_paths, []),
     },
     "actionrunner": {
-        "python_binary": (str, ""),
-        "virtualenv_binary": (str, ""),
+        "python_binary": (_executable, ""),  # "" = the appliance's own interpreter
+        "virtualenv_binary": (_executable, ""),
         "stream_output": (_bool, True),
         "workers": (int, 16),
     },
@@ -110,12 +146,18 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
         "user": (str, "stanley"),
         "ssh_key_file": (str, "/home/stanley/.ssh/stanley_rsa"),
     },
+    "keyvalue": {
+        "encryption_key_path": (str, ""),  # "" = <data_path>/keys/datastore_key.json, made at first start
+    },
     "webui": {
         "webui_base_url": (str, "https://localhost"),
     },
     "log": {
         "level": (str, "INFO"),
         "path": (str, ""),
+    },
+    "supervisor": {
+        "mode": (str, "threads"),  # threads | processes: how `st2ctl start` lays out the services
     },
 }
 
@@ -145,6 +187,10 @@ class Config:
             self.base_path, "packs"
         )
         return [system] + [p for p in self.get("content", "packs_base_paths") if p != system]
+
+    @property
+    def encryption_key_path(self) -> str:
+        return self.get("keyvalue", "encryption_key_path") or os.path.join(self.data_path, "keys", "datastore_key.json")
 
     @property
     def virtualenvs_path(self) -> str:

@@ -1,18 +1,30 @@
 """The execution lifecycle, and the durability rule in one place: every state change is written to
-the database (compare-and-set on the current status) before it is announced on the bus."""
+the database (compare-and-set on the current status) before it is announced on the bus.
+
+Secret parameters are sealed (encrypted with the datastore key) before an execution is stored or
+announced, so neither the database file nor the bus holds them in clear; `reveal` opens them for
+the action runner, `show_secrets=true` and re-runs."""
 
 from __future__ import annotations
 
 import datetime
 import itertools
-import os
-import socket
+import logging
 from typing import Any, Iterable, Optional
 
-from appliance import models
+from appliance import codec, models
 from appliance.bus import Bus
+from appliance.datastore.crypto import CryptoError, CryptoKey, decrypt, encrypt
 from appliance.models import EXECUTION_OUTPUT, EXECUTIONS
+from appliance.parameters import merged_specs
 from appliance.store import Store
+
+LOG = logging.getLogger(__name__)
+SEALED = "$sealed"  # {"$sealed": ciphertext}: a secret parameter's value as stored
+
+
+def _sealed(value: Any) -> bool:
+    return isinstance(value, dict) and set(value) == {SEALED}
 
 
 def _elapsed(start: str, end: str) -> float:
@@ -22,12 +34,45 @@ def _elapsed(start: str, end: str) -> float:
 class Executions:
     """Create executions, move them between statuses, and record their output."""
 
-    def __init__(self, store: Store, bus: Bus, webui_base_url: str = "https://localhost"):
+    def __init__(self, store: Store, bus: Bus, webui_base_url: str = "https://localhost",
+                 key: Optional[CryptoKey] = None):
         self.coll = store.collection(EXECUTIONS)
         self.output = store.collection(EXECUTION_OUTPUT)
         self.bus = bus
         self._webui = webui_base_url.rstrip("/")
         self._seq = itertools.count()
+        self._key = key
+
+    def _seal(self, parameters: dict, runner_type: dict, action: dict) -> dict:
+        if self._key is None:
+            return parameters
+        specs = merged_specs(runner_type.get("runner_parameters") or {}, action.get("parameters") or {})
+        return {
+            name: {SEALED: encrypt(self._key, codec.dumps(value))}
+            if (specs.get(name) or {}).get("secret") and value is not None and not _sealed(value) else value
+            for name, value in parameters.items()
+        }
+
+    def reveal(self, doc: dict) -> dict:
+        """The execution with its secret parameters in clear (never store or announce this). A
+        value sealed with another key stays sealed, and says so in the log."""
+        parameters = doc.get("parameters") or {}
+        if self._key is None or not any(_sealed(value) for value in parameters.values()):
+            return doc
+        specs = merged_specs((doc.get("runner") or {}).get("runner_parameters") or {},
+                             (doc.get("action") or {}).get("parameters") or {})
+        opened = {name: self._open(doc["id"], name, value) if (specs.get(name) or {}).get("secret") else value
+                  for name, value in parameters.items()}
+        return {**doc, "parameters": opened, "liveaction": {**doc.get("liveaction", {}), "parameters": opened}}
+
+    def _open(self, execution_id: str, name: str, value: Any) -> Any:
+        if not _sealed(value):
+            return value
+        try:
+            return codec.loads(decrypt(self._key, value[SEALED]))
+        except (CryptoError, ValueError) as exc:
+            LOG.warning("execution %s: secret parameter %s cannot be opened: %s", execution_id, name, exc)
+            return value
 
     def create(
         self,
@@ -42,6 +87,7 @@ class Executions:
         """Store a new execution, announce it and, if it is requested, ask for it to be scheduled."""
         execution_id = models.new_id()
         stamp = models.now()
+        parameters = self._seal(parameters, runner_type, action)
         doc: dict[str, Any] = {
             "id": execution_id,
             "action": action,
@@ -72,6 +118,7 @@ class Executions:
         if status in models.COMPLETED_STATUSES:
             doc["end_timestamp"] = stamp
             doc["elapsed_seconds"] = 0.0
+        doc = EXECUTIONS.build(doc)
         self.coll.insert(doc)
         self.bus.announce_execution("create", doc)
         if status == models.REQUESTED:
@@ -132,26 +179,3 @@ class Executions:
             filters["output_type"] = output_type
         lines = self.output.find(filters, sort=[("timestamp", 1), ("seq", 1)])
         return "".join(line["data"] for line in lines)
-
-
-def runner_identity() -> dict:
-    """Who runs an execution: enough to tell later whether that process is still alive."""
-    return {"hostname": socket.gethostname(), "pid": os.getpid(), "pid_start": process_start_time(os.getpid())}
-
-
-def process_start_time(pid: int) -> Optional[int]:
-    """The kernel's start time of `pid` (clock ticks since boot), so a reused pid is told apart."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            fields = handle.read().rsplit(")", 1)[1].split()
-        return int(fields[19])
-    except (OSError, IndexError, ValueError):
-        return None
-
-
-def runner_alive(runner_info: dict) -> bool:
-    """Whether the process recorded in runner_info still runs on this host."""
-    if runner_info.get("hostname") != socket.gethostname():
-        return True  # another host's runner: not ours to judge
-    started = process_start_time(runner_info.get("pid") or 0)
-    return started is not None and started == runner_info.get("pid_start")

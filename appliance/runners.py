@@ -4,19 +4,36 @@ A runner is a class registered under the entry-point group `appliance.runners` (
 name, e.g. local-shell-cmd). Its RUNNER_TYPE dict is the RunnerType document StackStorm keeps in
 runner.yaml (name, description, runner_parameters, output_key, output_schema); content registration
 stores it so `st2 runner list` and `st2 run` see it.
+
+Runner packages are imported one at a time, when a runner is first needed (`load`), so one broken
+package costs its own runners only: registration and the action runner keep the others.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
-from importlib.metadata import entry_points
-from typing import Any, Callable, Optional
+from importlib.metadata import EntryPoint, entry_points
+from typing import Any, Callable
 
 ENTRY_POINT_GROUP = "appliance.runners"
 
 OutputSink = Callable[[str, str], None]  # (output_type "stdout" | "stderr", data)
+
+
+class RunnerLoadError(Exception):
+    """A runner is not installed or its package does not import; the message is one line."""
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """The st2.conf values runners use, so they never need the whole Config; empty = runner's default."""
+
+    python_binary: str = ""  # [actionrunner] python_binary: python-script for packs without a virtualenv
+    system_user: str = ""  # [system_user] user: remote login name when the action gives no username
+    ssh_key_file: str = ""  # [system_user] ssh_key_file: remote key when neither private_key nor an agent
 
 
 @dataclass
@@ -33,6 +50,7 @@ class RunContext:
     env: dict[str, str]  # ST2_ACTION_* variables for the action's process
     user: str
     pack_config: dict = field(default_factory=dict)
+    settings: RunnerSettings = field(default_factory=RunnerSettings)
     emit: OutputSink = lambda output_type, data: None
     cancel: threading.Event = field(default_factory=threading.Event)
     started: Callable[[int], None] = lambda process_group: None  # runners report the group they start
@@ -87,14 +105,27 @@ def script_parameters() -> dict:
     }
 
 
-def installed_runners() -> dict[str, type[Runner]]:
-    """Runner classes from every installed runner package, by runner type name."""
+def available() -> dict[str, EntryPoint]:
+    """Every installed runner's entry point, by runner type name; nothing is imported."""
     try:
         found = entry_points(group=ENTRY_POINT_GROUP)
     except TypeError:  # Python 3.9: entry_points() takes no arguments
         found = entry_points().get(ENTRY_POINT_GROUP, [])
-    return {ep.name: ep.load() for ep in found}
+    return {ep.name: ep for ep in found}
 
 
-def load_runner(name: str, available: Optional[dict[str, type[Runner]]] = None) -> Optional[type[Runner]]:
-    return (available if available is not None else installed_runners()).get(name)
+@functools.cache
+def load(name: str) -> type[Runner]:
+    """The runner class for `name`, imported on first use (failures are not cached: a fix is picked up)."""
+    ep = available().get(name)
+    if ep is None:
+        raise RunnerLoadError(f'Runner "{name}" is not installed on this host.')
+    package = ep.module.partition(".")[0]
+    try:
+        cls = ep.load()
+    except Exception as exc:  # any error importing a third-party package is that runner's failure
+        detail = " ".join(f"{type(exc).__name__}: {exc}".split())
+        raise RunnerLoadError(f'Runner "{name}" (package {package}) cannot be loaded: {detail}') from exc
+    if not (isinstance(cls, type) and issubclass(cls, Runner)):
+        raise RunnerLoadError(f'Runner "{name}" (package {package}): {ep.value} is not a Runner class.')
+    return cls

@@ -43,7 +43,7 @@ def api_routes(ctx: Context) -> dict[str, object]:
 
 
 def api_app(ctx: Context) -> falcon.App:
-    app = make_app([Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
+    app = make_app(ctx.config, [Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
     for path, resource in api_routes(ctx).items():
         app.add_route(path, resource)
     return app
@@ -55,7 +55,7 @@ def auth_routes(ctx: Context) -> dict[str, object]:
 
 
 def auth_app(ctx: Context) -> falcon.App:
-    app = make_app([])
+    app = make_app(ctx.config, [])
     for path, resource in auth_routes(ctx).items():
         app.add_route(path, resource)
     return app

@@ -1,4 +1,4 @@
-"""HTTP plumbing shared by st2api, st2auth and st2stream: StackStorm's URL forms, authentication,
+"""HTTP plumbing shared by st2api, st2auth and st2stream: StackStorm's URL forms, CORS, authentication,
 JSON bodies and errors rendered once as `{"faultstring": ...}`."""
 
 from __future__ import annotations
@@ -10,6 +10,8 @@ import falcon
 
 from appliance import codec
 from appliance.auth import AuthError, Credentials
+from appliance.config import Config
+from appliance.models import ValidationError
 from appliance.store import Conflict, StoreError
 
 LOG = logging.getLogger(__name__)
@@ -47,9 +49,13 @@ def install_error_handlers(app: falcon.App) -> None:
         _render(resp, 409, {"faultstring": f"Tried to save duplicate unique keys ({exc.field}: {exc.value})",
                             "conflict-id": exc.existing_id})
 
+    def invalid(req, resp, exc: ValidationError, params):
+        _render(resp, 400, {"faultstring": str(exc)})
+
     def store_error(req, resp, exc: StoreError, params):
+        # The engine's text may name hosts, files or credentials: the log keeps it, the client does not.
         LOG.error("database error on %s %s: %s", req.method, req.path, exc)
-        _render(resp, 503, {"faultstring": f"Database unavailable: {exc}"})
+        _render(resp, 503, {"faultstring": "Database unavailable, try again later."})
 
     def http_error(req, resp, exc: falcon.HTTPError, params):
         message = exc.description or exc.title or "Error"
@@ -64,6 +70,7 @@ def install_error_handlers(app: falcon.App) -> None:
     app.add_error_handler(StoreError, store_error)
     app.add_error_handler(Conflict, conflict)
     app.add_error_handler(ApiError, api_error)
+    app.add_error_handler(ValidationError, invalid)
 
 
 class StripPrefix:
@@ -83,6 +90,45 @@ class StripPrefix:
         req.path = path
 
 
+class Cors:
+    """StackStorm's CORS rule (st2common middleware/cors.py), for browsers such as the web UI.
+
+    Every response carries the headers; an Origin that is not allowed gets the first allowed origin
+    back (so the browser refuses it), and preflight OPTIONS requests are answered here, unauthenticated.
+    """
+
+    METHODS = "GET,POST,PUT,DELETE,OPTIONS"
+    REQUEST_HEADERS = "Content-Type,Authorization,X-Auth-Token,St2-Api-Key,X-Request-ID"
+    EXPOSED_HEADERS = "Content-Type,X-Limit,X-Total-Count,X-Request-ID"
+    # StackStorm always adds the web UI's development servers.
+    DEFAULT_ORIGINS = ("http://127.0.0.1:3000", "http://localhost:8080", "http://127.0.0.1:8080")
+
+    def __init__(self, allow_origin: list[str], api_url: str):
+        origins = [*allow_origin, *self.DEFAULT_ORIGINS, *([api_url] if api_url else [])]
+        self.origins = list(dict.fromkeys(origins))  # ordered, without repeats
+
+    def allowed(self, origin: Optional[str]) -> str:
+        """The Access-Control-Allow-Origin answer to `origin` (StackStorm: the first origin when not allowed)."""
+        if origin and ("*" in self.origins or origin in self.origins):
+            return origin
+        return self.origins[0]
+
+    def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
+        if req.method == "OPTIONS":
+            resp.status = falcon.HTTP_200
+            resp.complete = True
+
+    def process_response(self, req: falcon.Request, resp: falcon.Response, resource: Any,
+                         req_succeeded: bool) -> None:
+        resp.set_headers({
+            "Access-Control-Allow-Origin": self.allowed(req.get_header("Origin")),
+            "Access-Control-Allow-Methods": self.METHODS,
+            "Access-Control-Allow-Headers": self.REQUEST_HEADERS,
+            "Access-Control-Allow-Credentials": "true",
+            "Access-Control-Expose-Headers": self.EXPOSED_HEADERS,
+        })
+
+
 class Authenticate:
     """Resolve the caller from a token or API key in any of StackStorm's carriers."""
 
@@ -94,7 +140,7 @@ class Authenticate:
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.user = None
         req.context.auth = {}
-        if req.method == "OPTIONS" or any(req.path.startswith(p) for p in self.public):
+        if any(req.path.startswith(p) for p in self.public):  # preflight OPTIONS never get here: Cors
             return
         if not self.enabled:
             req.context.user = "stanley"
@@ -155,8 +201,10 @@ def respond(resp: falcon.Response, body: Any, status: int = 200) -> None:
     resp.text = codec.dumps(body)
 
 
-def make_app(middleware: list) -> falcon.App:
-    app = falcon.App(middleware=[StripPrefix(), *middleware], cors_enable=False)
+def make_app(config: Config, middleware: list) -> falcon.App:
+    """A falcon app with StackStorm's URL forms, CORS from [api] allow_origin, and the error handlers."""
+    cors = Cors(config.get("api", "allow_origin"), config.get("auth", "api_url"))
+    app = falcon.App(middleware=[StripPrefix(), cors, *middleware], cors_enable=False)
     app.req_options.auto_parse_form_urlencoded = False
     app.req_options.keep_blank_qs_values = True
     install_error_handlers(app)

@@ -3,6 +3,9 @@
 Claiming is a compare-and-set scheduled -> running that records which process runs it; the sweep
 marks running executions of dead runner processes on this host `abandoned` (StackStorm's status
 for a runner that died) and picks up scheduled executions whose message was lost.
+
+A runner package is imported when an execution first needs it: one that does not import fails
+its executions with one line and the other runners keep working.
 """
 
 from __future__ import annotations
@@ -18,10 +21,10 @@ from typing import Optional
 import yaml
 
 from appliance import models
-from appliance.executions import process_start_time, runner_alive, runner_identity
 from appliance.models import PACKS
 from appliance.parameters import ParameterError, render
-from appliance.runners import RunContext, RunResult, installed_runners
+from appliance.procfs import process_start_time, runner_alive, runner_identity
+from appliance.runners import RunContext, RunnerLoadError, RunnerSettings, RunResult, load
 from appliance.services.base import Service, run_service
 from appliance.services.scheduler import STALE_SECONDS, SWEEP_SECONDS, seconds_ago
 
@@ -32,6 +35,39 @@ def _discard(output_type: str, data: str) -> None:
     """Output sink when [actionrunner] stream_output is off."""
 
 
+class PackConfigError(ValueError):
+    """The pack's config file cannot be used; the message is one line naming the file."""
+
+
+def read_pack_config(path: str) -> dict:
+    """The pack config at `path` (StackStorm's <base_path>/configs/<pack>.yaml); none = {}."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            data = yaml.safe_load(handle)
+    except FileNotFoundError:
+        return {}
+    except OSError as exc:
+        raise PackConfigError(f"Cannot read the pack config {path}: {exc.strerror}.") from None
+    except UnicodeDecodeError as exc:
+        raise PackConfigError(f"The pack config {path} is not UTF-8 text (byte {exc.start}).") from None
+    except yaml.YAMLError as exc:
+        raise PackConfigError(f"The pack config {path} is not valid YAML: {_yaml_problem(exc)}") from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise PackConfigError(f"The pack config {path} must be a mapping of keys to values, "
+                              f"not a {type(data).__name__}.")
+    return data
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """PyYAML's problem and position on one line, without its multi-line context."""
+    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
+    if problem and mark:
+        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
+    return " ".join(str(exc).split())
+
+
 ACTIVE = (models.RUNNING, models.CANCELING, models.PAUSING, models.PAUSED, models.RESUMING)
 
 
@@ -40,8 +76,14 @@ class ActionRunnerService(Service):
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self.workers = ctx.config.get("actionrunner", "workers")
-        self.runners = installed_runners()
+        config = ctx.config
+        self.workers = config.get("actionrunner", "workers")
+        self.token_ttl = config.get("auth", "service_token_ttl")  # as StackStorm's action container
+        self.settings = RunnerSettings(
+            python_binary=config.get("actionrunner", "python_binary"),
+            system_user=config.get("system_user", "user"),
+            ssh_key_file=config.get("system_user", "ssh_key_file"),
+        )
         self.identity = runner_identity()
         self.packs = ctx.store.collection(PACKS)
         self._slots = threading.Semaphore(self.workers)
@@ -85,14 +127,14 @@ class ActionRunnerService(Service):
         if doc is None:
             return  # canceled meanwhile, or claimed by another runner
         try:
-            ctx = self._context(doc)
-            runner_cls = self.runners[doc["runner"]["name"]]
-        except (ParameterError, LookupError) as exc:
+            runner_cls = load(doc["runner"]["name"])
+            ctx = self._context(doc, runner_cls.RUNS_USER_CODE)
+        except (ParameterError, RunnerLoadError, PackConfigError, LookupError) as exc:
             executions.transition(execution_id, models.FAILED, ACTIVE, {"result": {"error": str(exc)}})
             return
-        with self._lock:
-            self._running[execution_id] = ctx
         try:
+            with self._lock:
+                self._running[execution_id] = ctx
             outcome = runner_cls().run(ctx)
         finally:
             with self._lock:
@@ -112,25 +154,23 @@ class ActionRunnerService(Service):
             status = models.FAILED
         self.ctx.executions.transition(execution_id, status, ACTIVE, {"result": outcome.result})
 
-    def _context(self, doc: dict) -> RunContext:
+    def _context(self, doc: dict, with_token: bool) -> RunContext:
+        """Everything that can fail comes before the token is issued, so no failure leaves one alive."""
         action = doc["action"]
-        if doc["runner"]["name"] not in self.runners:
-            raise LookupError(f'Runner "{doc["runner"]["name"]}" is not installed on this action runner.')
-        runner_values, action_values = render(doc["runner"], action, doc.get("parameters") or {}, doc["context"])
+        parameters = self.ctx.executions.reveal(doc).get("parameters") or {}
+        runner_values, action_values = render(doc["runner"], action, parameters, doc["context"])
         pack = self.packs.find_one({"ref": action["pack"]}) or {}
         pack_path = pack.get("path", "")
-        entry_point = ""
-        if action.get("entry_point"):
-            entry_point = os.path.join(pack_path, "actions", action["entry_point"])
+        entry_point = _entry_point(pack_path, action.get("entry_point") or "")
         user = doc["context"].get("user") or self.ctx.config.get("system_user", "user")
+        pack_config = read_pack_config(os.path.join(self.ctx.config.configs_path, f"{action['pack']}.yaml"))
         env = {
             "ST2_ACTION_PACK_NAME": action["pack"],
             "ST2_ACTION_EXECUTION_ID": doc["id"],
             "ST2_ACTION_API_URL": self.ctx.config.api_url,
         }
-        if self.runners[doc["runner"]["name"]].RUNS_USER_CODE:
-            timeout = runner_values.get("timeout") or 600
-            token = self.ctx.credentials.issue_token(user, int(timeout) + 300, {"execution_id": doc["id"]})
+        if with_token:
+            token = self.ctx.credentials.issue_token(user, self.token_ttl, {"execution_id": doc["id"]})
             env["ST2_ACTION_AUTH_TOKEN"] = token["token"]
         stream = self.ctx.config.get("actionrunner", "stream_output")
         return RunContext(
@@ -143,7 +183,8 @@ class ActionRunnerService(Service):
             virtualenv=os.path.join(self.ctx.config.virtualenvs_path, action["pack"]),
             env=env,
             user=user,
-            pack_config=self._pack_config(action["pack"]),
+            pack_config=pack_config,
+            settings=self.settings,
             emit=(lambda kind, data: self.ctx.executions.add_output(doc, kind, data)) if stream else _discard,
             started=lambda group: self._record_group(doc["id"], group),
         )
@@ -154,13 +195,6 @@ class ActionRunnerService(Service):
             "liveaction.runner_info.process_group": group,
             "liveaction.runner_info.process_group_start": process_start_time(group),
         })
-
-    def _pack_config(self, pack: str) -> dict:
-        path = os.path.join(self.ctx.config.configs_path, f"{pack}.yaml")
-        if not os.path.exists(path):
-            return {}
-        with open(path, encoding="utf-8") as handle:
-            return yaml.safe_load(handle) or {}
 
     # -- cancel ---------------------------------------------------------------------------------
     def _on_control(self, routing_key: str, body: dict) -> None:
@@ -229,6 +263,19 @@ class ActionRunnerService(Service):
             for ctx in self._running.values():
                 ctx.cancel.set()
         self._pool.shutdown(wait=True)
+
+
+def _entry_point(pack_path: str, entry_point: str) -> str:
+    """The entry point's absolute path, which must resolve (links included) inside the pack folder."""
+    if not entry_point:
+        return ""
+    if not pack_path:
+        raise LookupError("The action's pack is not registered: its entry point cannot be found.")
+    path = os.path.join(pack_path, "actions", entry_point)
+    pack_root = os.path.realpath(pack_path)
+    if os.path.commonpath([os.path.realpath(path), pack_root]) != pack_root:
+        raise LookupError(f'Entry point file "{entry_point}" is located outside of the pack directory.')
+    return path
 
 
 def _end_orphaned_group(runner_info: dict) -> None:

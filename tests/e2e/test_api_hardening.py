@@ -149,6 +149,20 @@ def test_secret_parameters_are_masked_in_api_stream_and_list(appliance: Applianc
     assert all(e["parameters"]["sudo_password"] == MASK for e in mine)
     with open(appliance.log_path, encoding="utf-8", errors="replace") as handle:
         assert secret not in handle.read()
+    for path in _database_files(appliance):
+        with open(path, "rb") as handle:
+            assert secret.encode() not in handle.read(), f"{path} holds the secret in clear"
+    rerun = appliance.api("POST", f"executions/{execution['id']}/re_run", json={}).json()
+    assert rerun["parameters"]["sudo_password"] == MASK
+    appliance.wait_status(rerun["id"])
+    again = appliance.api("GET", f"executions/{rerun['id']}", params={"show_secrets": "true"}).json()
+    assert again["parameters"]["sudo_password"] == secret, "a re-run keeps the secret it was given"
+
+
+def _database_files(appliance: Appliance) -> list:
+    files = [os.path.join(appliance.data, name) for name in os.listdir(appliance.data) if name.startswith("st2.db")]
+    assert files, os.listdir(appliance.data)
+    return files
 
 
 def test_page_size_is_capped_at_max_page_size(appliance: Appliance):
@@ -171,9 +185,7 @@ def test_templates_cannot_reach_the_api_process(appliance: Appliance):
 
 def test_login_tokens_are_not_stored_in_clear(appliance: Appliance):
     token = appliance.new_token()
-    files = [os.path.join(appliance.data, name) for name in os.listdir(appliance.data) if name.startswith("st2.db")]
-    assert files
-    for path in files:
+    for path in _database_files(appliance):
         with open(path, "rb") as handle:
             assert token.encode() not in handle.read()
     assert appliance.api("GET", "actions/core.local", token=token).status_code == 200

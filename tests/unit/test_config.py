@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 
 import pytest
 
@@ -240,3 +241,55 @@ def test_file_without_read_permission(write):
     with pytest.raises(ConfigError) as caught:
         st2config.load(path)
     assert path in str(caught.value)
+
+
+def _refusal(path: str) -> str:
+    with pytest.raises(ConfigError) as caught:
+        st2config.load(path)
+    message = str(caught.value)
+    assert path in message and "\n" not in message
+    return message
+
+
+@pytest.mark.parametrize("backend", ["ldap", "keystone", "pam", "mongodb"])
+def test_auth_backends_other_than_flat_file_are_refused(write, backend):
+    message = _refusal(write(f"[auth]\nbackend = {backend}\n"))
+    assert "[auth] backend" in message and backend in message and "only flat_file" in message
+    assert st2config.load(write("[auth]\nbackend = flat_file\n")).get("auth", "backend") == "flat_file"
+
+
+def test_auth_proxy_mode_is_refused(write):
+    message = _refusal(write("[auth]\nmode = proxy\n"))
+    assert "[auth] mode" in message and "proxy" in message and "only standalone" in message
+    assert st2config.load(write("[auth]\nmode = standalone\n")).get("auth", "mode") == "standalone"
+
+
+@pytest.mark.parametrize("url", [
+    "", "redis://:s3cret@redis1:6379?sentinel=st2&sentinel_fallback=redis2:26379", "redis://redis1:6379",
+    "rediss://:s3cret@redis1:6380", "unix:///var/run/redis/redis.sock",
+])
+def test_coordination_url_takes_redis(write, url):
+    assert st2config.load(write(f"[coordination]\nurl = {url}\n")).get("coordination", "url") == url
+
+
+@pytest.mark.parametrize("url", ["zake://", "memcached://cache1:11211", "zookeeper://u:s3cret@zk1:2181",
+                                 "etcd3+http://etcd1:2379", "s3cret@redis1:6379"])
+def test_other_coordination_backends_are_refused_naming_the_schemes(write, url):
+    message = _refusal(write(f"[coordination]\nurl = {url}\n"))
+    assert "[coordination] url" in message
+    assert "redis://" in message and "rediss://" in message and "unix://" in message
+    assert "s3cret" not in message  # a URL may carry a password: it is never echoed
+
+
+@pytest.mark.parametrize("key", ["python_binary", "virtualenv_binary"])
+def test_binaries_must_be_executable_files(write, tmp_path, key):
+    assert st2config.load(write(f"[actionrunner]\n{key} = {sys.executable}\n")).get("actionrunner", key) \
+        == sys.executable
+    assert st2config.load(write(f"[actionrunner]\n{key} =\n")).get("actionrunner", key) == ""
+    missing = tmp_path / "bin" / "python9"
+    assert f"{missing} does not exist" in _refusal(write(f"[actionrunner]\n{key} = {missing}\n"))
+    plain = tmp_path / "not-executable"
+    plain.write_text("#!/bin/sh\n")
+    for unusable in (plain, tmp_path):
+        message = _refusal(write(f"[actionrunner]\n{key} = {unusable}\n"))
+        assert f"[actionrunner] {key}" in message and "is not an executable file" in message

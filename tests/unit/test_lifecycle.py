@@ -9,7 +9,7 @@ import pytest
 from appliance import models
 from appliance.bus import Bus
 from appliance.bus.bus import wait_ready
-from appliance.executions import Executions, process_start_time, runner_alive, runner_identity
+from appliance.executions import Executions
 from appliance.store.sqlite import SQLiteStore
 
 ACTION = {"ref": "core.noop", "pack": "core", "name": "noop", "runner_type": "noop", "parameters": {}}
@@ -65,12 +65,3 @@ def test_output_is_stored_in_order_and_announced(lifecycle):
     assert executions.output_text(doc["id"], "stderr") == "oops\n"
     name, body = _next(events)
     assert name == "st2.execution.output__create" and body["data"] == "line0\n"
-
-
-def test_runner_liveness_tells_dead_and_reused_pids_apart():
-    me = runner_identity()
-    assert runner_alive(me)
-    assert not runner_alive({**me, "pid_start": (me["pid_start"] or 0) + 1})
-    assert not runner_alive({**me, "pid": 2**22 + 12345})
-    assert process_start_time(2**22 + 12345) is None
-    assert runner_alive({**me, "hostname": "another-host"})

@@ -8,7 +8,7 @@ import time
 import pytest
 
 from appliance import config, models
-from appliance.executions import process_start_time, runner_identity
+from appliance.procfs import process_start_time, runner_identity
 from appliance.services.actionrunner import ActionRunnerService
 from appliance.services.context import Context
 

@@ -48,7 +48,9 @@ class _Base:
 
     def _public(self, req: falcon.Request, doc: dict) -> dict:
         """The execution as the API shows it: secrets masked unless show_secrets=True."""
-        return EXECUTIONS.public(doc, (req.get_param("show_secrets") or "").lower() in _BOOL_TRUE)
+        if (req.get_param("show_secrets") or "").lower() in _BOOL_TRUE:
+            return EXECUTIONS.public(self.executions.reveal(doc), show_secrets=True)
+        return EXECUTIONS.public(doc)
 
     def _request(
         self, ref: str, parameters: dict, context: dict, user: Optional[str], delay_ms: Optional[int] = None
@@ -193,7 +195,7 @@ class ExecutionReRun(_Base):
         body = RERUN_REQUEST.build(json_object(req))
         if body.get("tasks") or body.get("reset"):
             raise bad_request("Only orquesta workflows support re-running selected tasks.")
-        parameters = {**(original.get("parameters") or {}), **body["parameters"]}
+        parameters = {**(self.executions.reveal(original).get("parameters") or {}), **body["parameters"]}
         context = {k: v for k, v in (original.get("context") or {}).items()
                    if k not in ("user", "pack", "re-run", "parent")}
         context["re-run"] = {"ref": original["id"]}

@@ -1,4 +1,5 @@
-"""python-script: runs a pack's Python action in a child process of the pack virtualenv's Python.
+"""python-script: runs a pack's Python action in a child process of the pack virtualenv's Python
+(packs without a virtualenv: [actionrunner] python_binary, else the appliance's own interpreter).
 
 The child is python_runner.wrapper; it gets its request (parameters, pack config) on stdin, so no
 secret shows in /proc/<pid>/cmdline, and prints the action's result between StackStorm's
@@ -66,7 +67,7 @@ class PythonRunner(Runner):
             return _failure(f'Action "{ctx.action.get("name", "")}" is missing entry_point attribute')
         if not os.path.isfile(ctx.entry_point):
             return _failure(f"The action's file {ctx.entry_point} does not exist.")
-        python, venv_bin = interpreter(ctx.virtualenv)
+        python, venv_bin = interpreter(ctx.virtualenv, ctx.settings.python_binary)
         request = {
             "pack": ctx.pack,
             "file_path": ctx.entry_point,
@@ -118,13 +119,13 @@ class PythonRunner(Runner):
         return env
 
 
-def interpreter(virtualenv: str) -> tuple[str, Optional[str]]:
-    """The pack virtualenv's python and bin/ when it has one, else the appliance's own python."""
+def interpreter(virtualenv: str, python_binary: str) -> tuple[str, Optional[str]]:
+    """The pack virtualenv's python and bin/ when it has one, else python_binary or the appliance's python."""
     if virtualenv:
         candidate = os.path.join(virtualenv, "bin", "python")
         if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
             return candidate, os.path.join(virtualenv, "bin")
-    return sys.executable, None
+    return python_binary or sys.executable, None
 
 
 def split_output(stdout: str) -> tuple[str, Optional[str]]:

@@ -5,8 +5,10 @@ the clush runners (one engine child, per-host timeouts, streaming, cancel throug
 group). The stored result keeps StackStorm's shape: one local-runner-like entry per host as given.
 
 OpenSSH runs in batch mode, so logins use keys only: a private_key parameter (path or material),
-an ssh agent or ~/.ssh/config. Host keys are accepted on first use and checked afterwards
-(StackStorm does not check them at all); `ssh_options` lets a site tighten or loosen that.
+an ssh agent, else [system_user] ssh_key_file as in StackStorm (when that file exists), else
+~/.ssh/config and ssh's default keys. The login name is `username`, else [system_user] user.
+Host keys are accepted on first use and checked afterwards (StackStorm does not check them at
+all); `ssh_options` lets a site tighten or loosen that.
 """
 
 from __future__ import annotations
@@ -47,8 +49,8 @@ def remote_parameters() -> dict:
     return {
         "hosts": param("string", "Comma-separated hosts to run on, e.g. web1.example.com,10.0.0.7,db1:2222.",
                        required=True),
-        "username": param("string", "Login name on the hosts; without it ssh's default (the action runner's "
-                                    "user or ~/.ssh/config) applies.", required=False),
+        "username": param("string", "Login name on the hosts; without it st2.conf's [system_user] user.",
+                          required=False),
         "password": param("string", "Not supported: ssh runs in batch mode. Use private_key or an ssh agent.",
                           required=False, secret=True),
         "private_key": param("string", "Private key to log in with: the key text itself or the path of a key file "
@@ -120,6 +122,14 @@ def ssh_option_text(params: dict, port: Optional[int], key_file: Optional[str]) 
         options.append(f"-oProxyJump={params['bastion_host']}")
     options += ["-oStrictHostKeyChecking=accept-new", "-oLogLevel=ERROR"]
     return " ".join(shlex.quote(option) for option in options)
+
+
+def system_key(ssh_key_file: str) -> Optional[str]:
+    """[system_user] ssh_key_file, StackStorm's fallback key, unless an ssh agent is there to use."""
+    if os.environ.get("SSH_AUTH_SOCK") or not ssh_key_file:
+        return None
+    path = os.path.expanduser(ssh_key_file)
+    return path if os.path.isfile(path) else None  # the stanley default rarely exists: ssh's own keys then
 
 
 @contextlib.contextmanager
@@ -250,7 +260,7 @@ class BaseRemoteShellRunner(Runner):
                 raise ValueError(f"timeout must be at least 1, not {timeout}.")
             hosts, port = parse_hosts(params.get("hosts"), params.get("port"))
             steps = self.steps(ctx)
-            with key_file(params.get("private_key")) as key:
+            with key_file(params.get("private_key") or system_key(ctx.settings.ssh_key_file)) as key:
                 fanout = min(len(hosts), MAX_FANOUT) if params.get("parallel") else 1
                 job = {
                     "nodes": str(NodeSet.fromlist([node for _, node in hosts])),
@@ -258,7 +268,7 @@ class BaseRemoteShellRunner(Runner):
                     "fanout": fanout,
                     "command_timeout": timeout,
                     "connect_timeout": min(CONNECT_TIMEOUT, timeout),
-                    "ssh_user": params.get("username") or None,
+                    "ssh_user": params.get("username") or ctx.settings.system_user or None,
                     "ssh_options": ssh_option_text(params, port, key),
                     "steps": steps,
                 }

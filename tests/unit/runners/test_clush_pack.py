@@ -7,9 +7,9 @@ import os
 import pytest
 from runner_helpers import CORE, make_ctx
 
+from appliance import runners as runner_plugins
 from appliance.content import Registrar
 from appliance.parameters import ParameterError, render, validate_request
-from appliance.runners import installed_runners
 from appliance.store.sqlite import SQLiteStore
 
 CLUSH_PACK = os.path.join(os.path.dirname(CORE), "clush")
@@ -31,7 +31,7 @@ def run_action(registrar: Registrar, ref: str, **given):
     entry = os.path.join(CLUSH_PACK, "actions", action["entry_point"]) if action["entry_point"] else ""
     ctx = make_ctx(action, runner_parameters=runner_values, action_parameters=action_values, pack_dir=CLUSH_PACK,
                    entry_point=entry)
-    return installed_runners()[action["runner_type"]]().run(ctx)
+    return runner_plugins.load(action["runner_type"])().run(ctx)
 
 
 def test_every_action_registers(registrar):

@@ -23,9 +23,9 @@ from milkcheck_runner import command, report
 from milkcheck_runner.milkcheck_runner import MilkCheckRunner
 from runner_helpers import CORE, make_ctx, process_alive, run_in_thread, runner_params
 
+from appliance import runners as runner_plugins
 from appliance.content import Registrar
 from appliance.parameters import ParameterError, render, validate_request
-from appliance.runners import installed_runners
 from appliance.store.sqlite import SQLiteStore
 
 REPO = Path(__file__).resolve().parents[3]
@@ -168,7 +168,7 @@ def replay(tmp_path):
 
 
 def test_the_runner_is_installed_under_its_type_name():
-    assert installed_runners()["milkcheck"] is MilkCheckRunner
+    assert runner_plugins.load("milkcheck") is MilkCheckRunner
     specs = MilkCheckRunner.RUNNER_TYPE["runner_parameters"]
     assert specs["actions"]["required"] and specs["verbose"]["default"] == 0 and specs["timeout"]["default"] == 600
 

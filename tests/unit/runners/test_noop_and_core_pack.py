@@ -6,9 +6,9 @@ import pytest
 from noop_runner.noop_runner import NoopRunner
 from runner_helpers import CORE, TESTPACK, make_ctx
 
+from appliance import runners as runner_plugins
 from appliance.content import Registrar
 from appliance.parameters import render
-from appliance.runners import installed_runners
 from appliance.store.sqlite import SQLiteStore
 
 RUNNERS = ["http-request", "local-shell-cmd", "local-shell-script", "noop", "python-script"]
@@ -21,10 +21,9 @@ def test_noop():
 
 
 def test_entry_points_are_installed():
-    runners = installed_runners()
-    assert set(RUNNERS) <= set(runners)
+    assert set(RUNNERS) <= set(runner_plugins.available())
     for name in RUNNERS:
-        assert runners[name].RUNNER_TYPE["name"] == name
+        assert runner_plugins.load(name).RUNNER_TYPE["name"] == name
 
 
 @pytest.fixture
@@ -47,6 +46,6 @@ def test_core_echo_renders_and_runs(registrar):
     runner_type = registrar.runner_types.find_one({"name": "local-shell-cmd"})
     runner_values, action_values = render(runner_type, action, {"message": "hi there"}, {"user": "st2admin"})
     ctx = make_ctx(action, runner_parameters=runner_values, action_parameters=action_values, pack_dir=CORE)
-    runner = installed_runners()["local-shell-cmd"]()
+    runner = runner_plugins.load("local-shell-cmd")()
     outcome = runner.run(ctx)
     assert outcome.status == "succeeded" and outcome.result["stdout"] == "hi there"

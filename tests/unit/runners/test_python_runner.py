@@ -14,6 +14,8 @@ from python_runner.python_runner import PythonRunner, split_output
 from python_runner.wrapper import DELIMITER
 from runner_helpers import CORE, TESTPACK, load_action, make_ctx, process_alive, run_in_thread, session_cmdlines
 
+from appliance.runners import RunnerSettings
+
 SECRET = "pw-9b1e77"
 PY39 = "/root/.pyenv/versions/3.9.18/bin/python"
 
@@ -171,6 +173,18 @@ def test_plain_pack_virtualenv_is_used_and_the_shim_is_importable_there(tmp_path
     venv = _make_venv(sys.executable, tmp_path / "venv")
     outcome, _ = run_action("context", virtualenv=venv)
     assert outcome.status == "succeeded", outcome
+    assert outcome.result["result"]["executable"] == os.path.join(venv, "bin", "python")
+
+
+def test_packs_without_virtualenv_use_python_binary_else_the_appliance_python(tmp_path):
+    other = os.path.join(_make_venv(sys.executable, tmp_path / "other"), "bin", "python")
+    outcome, _ = run_action("context", settings=RunnerSettings(python_binary=other))
+    assert outcome.status == "succeeded", outcome
+    assert outcome.result["result"]["executable"] == other
+    outcome, _ = run_action("context")  # [actionrunner] python_binary empty
+    assert outcome.result["result"]["executable"] == sys.executable
+    venv = _make_venv(sys.executable, tmp_path / "venv")  # a pack virtualenv wins over python_binary
+    outcome, _ = run_action("context", virtualenv=venv, settings=RunnerSettings(python_binary=other))
     assert outcome.result["result"]["executable"] == os.path.join(venv, "bin", "python")
 
 

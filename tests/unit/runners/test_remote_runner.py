@@ -19,7 +19,7 @@ from remote_runner.remote_command_runner import RemoteShellCommandRunner
 from remote_runner.remote_script_runner import RemoteShellScriptRunner
 from runner_helpers import make_ctx, run_in_thread, runner_params
 
-from appliance.runners import installed_runners
+from appliance.runners import RunnerSettings, load
 from tests.support import sshd
 from tests.support.sshd import SSH_KEYGEN, SshServer
 
@@ -70,9 +70,8 @@ def running(marker: str) -> list[int]:
 
 
 def test_runners_are_installed_with_stackstorm_parameters():
-    runners = installed_runners()
-    assert runners["remote-shell-cmd"] is RemoteShellCommandRunner
-    assert runners["remote-shell-script"] is RemoteShellScriptRunner
+    assert load("remote-shell-cmd") is RemoteShellCommandRunner
+    assert load("remote-shell-script") is RemoteShellScriptRunner
     cmd_params = RemoteShellCommandRunner.RUNNER_TYPE["runner_parameters"]
     assert cmd_params["hosts"]["required"] and cmd_params["dir"]["immutable"]
     assert cmd_params["timeout"]["default"] == 60 and cmd_params["cwd"]["default"] == "/tmp"
@@ -123,9 +122,60 @@ def test_private_key_as_material_in_a_private_file_removed_after(sshd_server: Ss
     assert set(glob.glob(os.path.join(tempfile.gettempdir(), "st2-ssh-key-*"))) == before
 
 
+def _keygen(path: Path) -> Path:
+    subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(path)], check=True, capture_output=True)
+    return path
+
+
+def run_as_system_user(sshd_server: SshServer, site_options: str, settings: RunnerSettings, **given):
+    """`whoami` with neither username nor private_key given: st2.conf's [system_user] decides."""
+    given = {"cmd": "whoami", "username": None, "private_key": None, **given}
+    runner_parameters = params(sshd_server, site_options, **given)
+    return RemoteShellCommandRunner().run(make_ctx(runner_parameters=runner_parameters, settings=settings))
+
+
+def test_system_user_and_its_ssh_key_file_are_the_defaults(sshd_server: SshServer, site_options: str,
+                                                            monkeypatch, tmp_path):
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    key = str(sshd_server.private_key)
+    outcome = run_as_system_user(sshd_server, site_options, RunnerSettings(system_user=sshd_server.user,
+                                                                           ssh_key_file=key))
+    assert outcome.status == "succeeded", outcome.result
+    assert outcome.result["127.0.0.1"]["stdout"] == sshd_server.user
+    # without the key file, ssh has no key the server accepts
+    outcome = run_as_system_user(sshd_server, site_options, RunnerSettings(system_user=sshd_server.user,
+                                                                           ssh_key_file=str(tmp_path / "absent")))
+    assert outcome.result["127.0.0.1"]["return_code"] == 255, outcome.result
+    # the system user is the login name: one the server does not know is refused, `username` wins over it
+    stranger = RunnerSettings(system_user="st2-no-such-user", ssh_key_file=key)
+    outcome = run_as_system_user(sshd_server, site_options, stranger)
+    assert outcome.result["127.0.0.1"]["return_code"] == 255, outcome.result
+    outcome = run_as_system_user(sshd_server, site_options, stranger, username=sshd_server.user)
+    assert outcome.status == "succeeded", outcome.result
+
+
+def test_an_ssh_agent_comes_before_the_ssh_key_file(sshd_server: SshServer, site_options: str, monkeypatch,
+                                                    tmp_path):
+    settings = RunnerSettings(system_user=sshd_server.user, ssh_key_file=str(_keygen(tmp_path / "unknown_key")))
+    monkeypatch.delenv("SSH_AUTH_SOCK", raising=False)
+    assert run_as_system_user(sshd_server, site_options, settings).status == "failed"
+    socket_path = str(tmp_path / "agent.sock")
+    agent = subprocess.Popen(["ssh-agent", "-D", "-a", socket_path], stdout=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 10
+        while not os.path.exists(socket_path) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        monkeypatch.setenv("SSH_AUTH_SOCK", socket_path)
+        subprocess.run(["ssh-add", "-q", str(sshd_server.private_key)], check=True, capture_output=True)
+        outcome = run_as_system_user(sshd_server, site_options, settings)
+        assert outcome.status == "succeeded", outcome.result
+    finally:
+        agent.terminate()
+        agent.wait()
+
+
 def test_another_key_is_refused_with_rc_255(sshd_server: SshServer, site_options: str, tmp_path):
-    other = tmp_path / "other_key"
-    subprocess.run([SSH_KEYGEN, "-q", "-t", "ed25519", "-N", "", "-f", str(other)], check=True)
+    other = _keygen(tmp_path / "other_key")
     outcome, _ = run_cmd(sshd_server, site_options, "true", private_key=str(other))
     assert outcome.status == "failed"
     assert outcome.result["127.0.0.1"]["return_code"] == 255
