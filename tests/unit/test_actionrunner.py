@@ -9,12 +9,11 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 import yaml
 
-from appliance import config, models
+from appliance import models
 from appliance.models import PACKS
 from appliance.runners import RunnerSettings, load
 from appliance.services.actionrunner import ActionRunnerService
@@ -23,22 +22,6 @@ from appliance.services.context import Context
 REPO = Path(__file__).resolve().parents[2]
 TESTPACK = REPO / "tests" / "fixtures" / "packs" / "testpack"
 LOCAL = {"ref": "core.local", "pack": "core", "name": "local", "runner_type": "local-shell-cmd", "parameters": {}}
-
-
-@pytest.fixture
-def make_ctx(tmp_path) -> Iterator[Callable[[str], Context]]:
-    """A Context over a fresh base_path; `extra` is more st2.conf text."""
-    made: list[Context] = []
-
-    def make(extra: str = "") -> Context:
-        conf = tmp_path / "st2.conf"
-        conf.write_text(f"[system]\nbase_path = {tmp_path}\n[messaging]\nprefix = a{tmp_path.name[-6:]}\n{extra}")
-        made.append(Context(config.load(str(conf))))
-        return made[-1]
-
-    yield make
-    for context in made:
-        context.close()
 
 
 def _schedule(ctx: Context, action: dict, parameters: dict) -> str:

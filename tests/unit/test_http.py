@@ -5,16 +5,12 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import Callable, Iterator
 
 import falcon
-import pytest
 from falcon import testing
 
-from appliance import config
 from appliance.api.app import api_app, auth_app
 from appliance.api.stream import Broadcaster, stream_app
-from appliance.services.context import Context
 
 CORS_FIXED = {
     "access-control-allow-methods": "GET,POST,PUT,DELETE,OPTIONS",
@@ -22,21 +18,6 @@ CORS_FIXED = {
     "access-control-allow-credentials": "true",
     "access-control-expose-headers": "Content-Type,X-Limit,X-Total-Count,X-Request-ID",
 }
-
-
-@pytest.fixture
-def make_ctx(tmp_path) -> Iterator[Callable[[str], Context]]:
-    made: list[Context] = []
-
-    def make(extra: str = "") -> Context:
-        conf = tmp_path / "st2.conf"
-        conf.write_text(f"[system]\nbase_path = {tmp_path}\n[messaging]\nprefix = h{tmp_path.name[-6:]}\n{extra}")
-        made.append(Context(config.load(str(conf))))
-        return made[-1]
-
-    yield make
-    for context in made:
-        context.close()
 
 
 def _allowed(app: falcon.App, origin: str = "", path: str = "/v1/actions") -> str:

@@ -1,0 +1,27 @@
+"""Fixtures shared by the unit tests."""
+
+from __future__ import annotations
+
+from typing import Callable, Iterator
+
+import pytest
+
+from appliance import config
+from appliance.services.context import Context
+
+
+@pytest.fixture
+def make_ctx(tmp_path) -> Iterator[Callable[..., Context]]:
+    """A factory of Contexts over a fresh base_path and a private bus prefix; `extra` is more st2.conf
+    text. Every Context made is closed at the end."""
+    made: list[Context] = []
+
+    def make(extra: str = "") -> Context:
+        conf = tmp_path / "st2.conf"
+        conf.write_text(f"[system]\nbase_path = {tmp_path}\n[messaging]\nprefix = u{tmp_path.name[-6:]}\n{extra}")
+        made.append(Context(config.load(str(conf))))
+        return made[-1]
+
+    yield make
+    for context in made:
+        context.close()
