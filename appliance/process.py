@@ -20,6 +20,8 @@ import threading
 import time
 from typing import IO, Callable, Iterator, NamedTuple, Optional, Sequence
 
+from appliance import procfs
+
 LOG = logging.getLogger(__name__)
 
 KILL_GRACE_SECONDS = 2.0  # between SIGTERM and SIGKILL
@@ -191,21 +193,9 @@ def _group_exists(pgid: int) -> bool:
     killed shell stay zombies forever; /proc tells them apart, kill(0) is the fallback elsewhere.
     """
     try:
-        entries = os.listdir("/proc")
+        return any(member.pgrp == pgid for member in procfs.live_processes())
     except OSError:
-        entries = None
-    if entries is not None:
-        for entry in entries:
-            if not entry.isdigit():
-                continue
-            try:
-                with open(f"/proc/{entry}/stat", "rb") as handle:
-                    fields = handle.read().rsplit(b")", 1)[1].split()
-            except (OSError, IndexError):
-                continue
-            if len(fields) > 2 and int(fields[2]) == pgid and fields[0] not in (b"Z", b"X"):
-                return True
-        return False
+        pass
     try:
         os.killpg(pgid, 0)
     except ProcessLookupError:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import configparser
+import contextlib
 import os
 import shutil
 import signal
@@ -15,14 +16,17 @@ import urllib.error
 import urllib.request
 from typing import Optional
 
+from appliance import procfs
 from appliance import store as store_module
 from appliance.auth import ADMIN_USER
 from appliance.config import Config
-from appliance.content import ContentError
-from appliance.services.context import Context, load_config_or_exit
+from appliance.content import CONTENT_TYPES, ContentError
+from appliance.services.context import Context, create_private_log, load_config_or_exit
+from appliance.supervisor import mode_problem
 
 START_TIMEOUT = 60.0
-STOP_TIMEOUT = 30.0
+STOP_TIMEOUT = 30.0  # longer than the supervisor gives its children (supervisor.STOP_GRACE_SECONDS)
+SESSION_GRACE = 5.0  # for what is left once the supervisor is gone
 
 
 def _pidfile(config: Config) -> str:
@@ -39,13 +43,9 @@ def running_pid(config: Config) -> Optional[int]:
     try:
         with open(_pidfile(config), encoding="ascii") as handle:
             pid = int(handle.read().strip())
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            state = handle.read().rsplit(")", 1)[1].split()[0]
-        with open(f"/proc/{pid}/cmdline", "rb") as handle:
-            argv = handle.read().split(b"\0")
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):
         return None
-    if state in ("Z", "X") or b"appliance.supervisor" not in argv:
+    if not procfs.alive(pid) or "appliance.supervisor" not in procfs.cmdline(pid):
         return None
     return pid
 
@@ -106,17 +106,21 @@ def write_client_config(config: Config, password: str) -> str:
     return path
 
 
-def prepare(config: Config, first_start: bool) -> Optional[str]:
+def prepare(config: Config, first_start: bool, types: tuple[str, ...] = CONTENT_TYPES,
+            fail_on_failure: bool = False) -> Optional[str]:
     """Register content (and on start, create the admin user if there is none, returning its
     new password)."""
+    os.makedirs(config.data_path, mode=0o700, exist_ok=True)
     ctx = Context(config)
     try:
         password = ctx.htpasswd.ensure_admin() if first_start else None
         os.makedirs(config.packs_paths[0], exist_ok=True)
-        counts = ctx.registrar.register(None, fail_on_failure=False)
+        counts = ctx.registrar.register(packs=None, fail_on_failure=fail_on_failure, types=types)
     finally:
         ctx.close()
-    print(f"Registered {counts['runners']} runners, {counts['packs']} packs, {counts['actions']} actions.")
+    for kind in ("runners", "packs", "actions", "configs"):
+        if kind in counts:
+            print(f"Registered {counts[kind]} {kind}.")
     return password
 
 
@@ -125,17 +129,21 @@ def cmd_start(config: Config) -> int:
     if pid:
         print(f"st2 is already running (pid {pid}).")
         return 0
+    problem = mode_problem(config)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 1
     busy = busy_ports(config)
     if busy:
         print(f"error: already in use by another program: {', '.join(busy)} (set other ports in {config.path})",
               file=sys.stderr)
         return 1
-    os.makedirs(os.path.dirname(_logfile(config)), exist_ok=True)
     try:
         password = prepare(config, first_start=True)
     except (store_module.StoreError, ContentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    create_private_log(_logfile(config))
     with open(_logfile(config), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "appliance.supervisor", "--config-file", config.path],
@@ -155,8 +163,9 @@ def cmd_start(config: Config) -> int:
     else:
         print(f"error: st2 did not answer within {START_TIMEOUT:.0f}s; see {_logfile(config)}", file=sys.stderr)
         return 1
-    print(f"st2 started (pid {proc.pid}); database: {store_module.describe(config)}; "
-          f"bus: {config.get('messaging', 'url').split('@')[-1]}; log: {_logfile(config)}")
+    print(f"st2 started (pid {proc.pid}, services as {config.get('supervisor', 'mode')}); "
+          f"database: {store_module.describe(config)}; bus: {config.get('messaging', 'url').split('@')[-1]}; "
+          f"log: {_logfile(config)}")
     if password:
         client_config = write_client_config(config, password)
         print(f"Created user {ADMIN_USER} with password: {password}")
@@ -165,25 +174,44 @@ def cmd_start(config: Config) -> int:
     return 0
 
 
+def _wait_gone(pids: list[int], timeout: float) -> list[int]:
+    """Wait until none of `pids` is alive (zombies count as gone); returns those still alive."""
+    deadline = time.monotonic() + timeout
+    while True:
+        alive = [pid for pid in pids if procfs.alive(pid)]
+        if not alive or time.monotonic() >= deadline:
+            return alive
+        time.sleep(0.1)
+
+
+def _signal(pids: list[int], sig: int) -> None:
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            os.kill(pid, sig)
+
+
+def end_session(session: int, grace: float = SESSION_GRACE) -> None:
+    """SIGTERM, then SIGKILL after `grace` seconds, whatever is left in the supervisor's session
+    (a child that survived its supervisor). Actions run in sessions of their own: not touched."""
+    members = [p.pid for p in procfs.live_processes() if p.session == session and p.pid != os.getpid()]
+    _signal(members, signal.SIGTERM)
+    left = _wait_gone(members, grace)
+    _signal(left, signal.SIGKILL)
+    _wait_gone(left, grace)
+
+
 def cmd_stop(config: Config) -> int:
     pid = running_pid(config)
     if not pid:
         print("st2 is not running.")
         return 0
-    os.kill(pid, signal.SIGTERM)
-    deadline = time.time() + STOP_TIMEOUT
-    while time.time() < deadline:
-        try:
-            os.kill(pid, 0)
-        except OSError:
-            break
-        time.sleep(0.2)
-    else:
+    os.kill(pid, signal.SIGTERM)  # the supervisor ends its children, then itself
+    if _wait_gone([pid], STOP_TIMEOUT):
         os.kill(pid, signal.SIGKILL)
-    try:
+        _wait_gone([pid], SESSION_GRACE)
+    end_session(pid)  # started with start_new_session: its pid is the session id
+    with contextlib.suppress(OSError):
         os.remove(_pidfile(config))
-    except OSError:
-        pass
     print("st2 stopped.")
     return 0
 
@@ -199,21 +227,46 @@ def cmd_status(config: Config) -> int:
     return 0 if healthy else 3
 
 
-def cmd_reload(config: Config) -> int:
+def reload_types(args: argparse.Namespace) -> tuple[str, ...]:
+    """What `st2ctl reload` registers, as StackStorm's st2-register-content reads its flags:
+    everything by default or with --register-all; actions need their runners, so they come too."""
+    if args.register_all or not (args.register_runners or args.register_actions or args.register_configs):
+        return CONTENT_TYPES
+    wanted = {
+        "runners": args.register_runners or args.register_actions,
+        "actions": args.register_actions,
+        "configs": args.register_configs,
+    }
+    return tuple(kind for kind in CONTENT_TYPES if wanted[kind])
+
+
+def cmd_reload(config: Config, types: tuple[str, ...], fail_on_failure: bool) -> int:
     try:
-        prepare(config, first_start=False)
+        prepare(config, first_start=False, types=types, fail_on_failure=fail_on_failure)
     except (store_module.StoreError, ContentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0
 
 
-def main(argv: Optional[list[str]] = None) -> None:
+def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="st2ctl", description="Control the appliance's services.")
     parser.add_argument("command", choices=("start", "stop", "restart", "status", "reload"))
     parser.add_argument("--config-file", help="st2.conf (default $ST2_CONFIG_PATH or /etc/st2/st2.conf)")
-    parser.add_argument("--register-all", action="store_true", help="reload: register runners, packs, actions")
-    args = parser.parse_args(argv)
+    register = parser.add_argument_group("reload", "what reload registers (StackStorm's flags; default: all)")
+    register.add_argument("--register-all", action="store_true", help="runners, packs, actions and configs")
+    register.add_argument("--register-runners", action="store_true", help="runners")
+    register.add_argument("--register-actions", action="store_true", help="packs and their actions (and runners)")
+    register.add_argument("--register-configs", action="store_true", help="packs and their configs")
+    register.add_argument("--register-fail-on-failure", dest="fail_on_failure", action="store_const", const=True,
+                          default=True, help="exit non-zero when something fails to register (the default)")
+    register.add_argument("--register-no-fail-on-failure", dest="fail_on_failure", action="store_const",
+                          const=False, help="skip what fails to register and go on")
+    return parser.parse_args(argv)
+
+
+def main(argv: Optional[list[str]] = None) -> None:
+    args = parse_args(argv)
     config = load_config_or_exit(args.config_file)
     if args.command == "start":
         code = cmd_start(config)
@@ -224,5 +277,9 @@ def main(argv: Optional[list[str]] = None) -> None:
     elif args.command == "status":
         code = cmd_status(config)
     else:
-        code = cmd_reload(config)  # registers everything, with or without --register-all
+        code = cmd_reload(config, reload_types(args), args.fail_on_failure)
     sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

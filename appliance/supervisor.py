@@ -1,13 +1,17 @@
-"""The process tree `st2ctl start` launches.
+"""The process tree `st2ctl start` launches, laid out by `[supervisor] mode`.
 
-Embedded (messaging url memory://): every service runs in this one process, as threads, over the
-SQLite file and the in-process bus. Multi-process (any broker URL): this process starts one child
-per service entry point and restarts a child that dies, like systemd would.
+threads (the default): every service runs in this one process, as threads, over the configured
+database and bus (the in-memory bus or RabbitMQ alike). processes: this process starts one child per
+service entry point and restarts a child that dies, like systemd would, waiting longer each time it
+dies again soon. Children die with this process, and SIGTERM ends them before it ends itself, so
+stopping the supervisor leaves no service behind.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import ctypes
 import logging
 import os
 import signal
@@ -15,7 +19,9 @@ import subprocess
 import sys
 import threading
 import time
+from typing import Callable, Optional
 
+from appliance.config import Config
 from appliance.services.actionrunner import ActionRunnerService
 from appliance.services.api import ApiService
 from appliance.services.auth import AuthService
@@ -29,13 +35,23 @@ LOG = logging.getLogger(__name__)
 SERVICES: tuple[type[Service], ...] = (
     AuthService, StreamService, SchedulerService, ActionRunnerService, ApiService,
 )
+MODES = ("threads", "processes")
+STOP_GRACE_SECONDS = 15.0  # between SIGTERM and SIGKILL of the children
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
-def is_embedded(ctx: Context) -> bool:
-    return ctx.config.get("messaging", "url").startswith("memory://")
+def mode_problem(config: Config) -> Optional[str]:
+    """Why the configured process model cannot run, or None when it can."""
+    mode = config.get("supervisor", "mode")
+    if mode not in MODES:
+        return f"{config.path}: [supervisor] mode: expected one of {', '.join(MODES)}, got {mode!r}"
+    if mode == "processes" and config.get("messaging", "url").startswith("memory://"):
+        return (f"{config.path}: [supervisor] mode = processes needs a message broker ([messaging] url): "
+                "the in-memory bus cannot cross processes")
+    return None
 
 
-def run_embedded(ctx: Context) -> None:
+def run_threads(ctx: Context) -> None:
     services = [cls(ctx) for cls in SERVICES]
     for service in services:
         service.start()
@@ -45,32 +61,111 @@ def run_embedded(ctx: Context) -> None:
         service.stop()
 
 
-def run_children(config_path: str) -> None:
-    """Start one process per service; restart any that exits until we are told to stop."""
-    children: dict[str, subprocess.Popen] = {}
+class Backoff:
+    """How long a dead child waits before its restart: `first` seconds, doubled each time it dies
+    again, up to `longest`; a child that had run `stable` seconds starts over at `first`."""
 
-    def spawn(name: str) -> None:
-        module = f"appliance.services.{name[len('st2'):]}"
-        children[name] = subprocess.Popen([sys.executable, "-m", module, "--config-file", config_path])
+    def __init__(self, first: float = 1.0, longest: float = 60.0, stable: float = 60.0) -> None:
+        self.first, self.longest, self.stable = first, longest, stable
+        self._next = first
 
+    def delay(self, ran: float) -> float:
+        """The wait before restarting a child that died after running `ran` seconds."""
+        if ran >= self.stable:
+            self._next = self.first
+        delay = self._next
+        self._next = min(delay * 2, self.longest)
+        return delay
+
+
+def die_with_parent() -> Optional[Callable[[], None]]:
+    """A preexec function that makes the child get SIGTERM when its parent dies (Linux), so a
+    supervisor killed with SIGKILL does not leave its services behind; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, only called after
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec
+
+
+class _Child:
+    """One service process and its restart schedule."""
+
+    def __init__(self, name: str, argv: list[str], backoff: Backoff) -> None:
+        self.name, self.argv, self.backoff = name, argv, backoff
+        self.proc: Optional[subprocess.Popen] = None
+        self.started = 0.0
+        self.restart_at: Optional[float] = 0.0  # start at once
+
+
+class Children:
+    """Runs one process per command until told to stop, restarting each that dies with backoff.
+
+    Children are spawned from the thread that calls run(): the kernel's parent-death signal follows
+    that thread, which is the supervisor's main thread.
+    """
+
+    def __init__(self, commands: dict[str, list[str]], backoff: Callable[[], Backoff] = Backoff,
+                 poll: float = 0.5, grace: float = STOP_GRACE_SECONDS) -> None:
+        self.children = [_Child(name, argv, backoff()) for name, argv in commands.items()]
+        self.poll, self.grace = poll, grace
+
+    def run(self, stop: threading.Event) -> None:
+        preexec = die_with_parent()
+        while True:
+            now = time.monotonic()
+            for child in self.children:
+                self._tend(child, now, preexec)
+            due = [child.restart_at for child in self.children if child.restart_at is not None]
+            if stop.wait(max(0.0, min([self.poll, *(at - now for at in due)]))):
+                break
+        self._stop_all()
+
+    def _tend(self, child: _Child, now: float, preexec: Optional[Callable[[], None]]) -> None:
+        if child.restart_at is not None:
+            if now >= child.restart_at:
+                child.proc = subprocess.Popen(child.argv, stdin=subprocess.DEVNULL, preexec_fn=preexec)
+                child.started, child.restart_at = now, None
+                LOG.info("%s started (pid %d)", child.name, child.proc.pid)
+            return
+        code = child.proc.poll() if child.proc is not None else None
+        if code is not None:
+            delay = child.backoff.delay(now - child.started)
+            child.restart_at = now + delay
+            LOG.warning("%s (pid %d) exited with code %s after %.1fs; restarting it in %gs",
+                        child.name, child.proc.pid, code, now - child.started, delay)
+
+    def _stop_all(self) -> None:
+        running = [child.proc for child in self.children if child.proc is not None and child.proc.poll() is None]
+        for proc in running:
+            proc.terminate()
+        deadline = time.monotonic() + self.grace
+        for proc in running:
+            try:
+                proc.wait(max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                LOG.warning("pid %d outlived SIGTERM by %gs; killing it", proc.pid, self.grace)
+                proc.kill()
+                with contextlib.suppress(subprocess.TimeoutExpired):
+                    proc.wait(self.grace)
+
+
+def run_processes(config_path: str) -> None:
+    """One process per service entry point until SIGTERM or SIGINT."""
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    for cls in SERVICES:
-        spawn(cls.name)
-    while not stop.wait(1):
-        for name, proc in list(children.items()):
-            if proc.poll() is not None:
-                LOG.warning("%s exited with %s; restarting it", name, proc.returncode)
-                spawn(name)
-    for proc in children.values():
-        proc.terminate()
-    deadline = time.time() + 15
-    for proc in children.values():
-        try:
-            proc.wait(max(0.1, deadline - time.time()))
-        except subprocess.TimeoutExpired:
-            proc.kill()
+    commands = {
+        cls.name: [sys.executable, "-m", f"appliance.services.{cls.name[len('st2'):]}", "--config-file", config_path]
+        for cls in SERVICES
+    }
+    Children(commands).run(stop)
 
 
 def main() -> None:
@@ -78,12 +173,15 @@ def main() -> None:
     parser.add_argument("--config-file")
     args = parser.parse_args()
     config = load_config_or_exit(args.config_file)
+    problem = mode_problem(config)
+    if problem:
+        sys.exit(f"error: {problem}")
     setup_logging(config, "st2")
+    if config.get("supervisor", "mode") == "processes":
+        run_processes(config.path)
+        return
     ctx = Context(config)
-    if is_embedded(ctx):
-        run_embedded(ctx)
-    else:
-        run_children(config.path)
+    run_threads(ctx)
     ctx.close()
 
 

@@ -5,10 +5,13 @@ Every appliance lives in its own temp dir: st2.conf, a HOME for the CLI (st2ctl 
 data/ (SQLite file, pid file, log). Ports for auth/api/stream are picked free.
 
 Two wirings:
-  embedded  [messaging] unset: one supervised process, SQLite + in-memory bus
-  rabbitmq  [messaging] url = amqp://.../<fresh vhost>: one process per service; a vhost is
-            created per appliance with `rabbitmqctl add_vhost` and deleted at the end of the
-            session. Without a broker these are skipped, except under CI=true where they fail.
+  embedded  [messaging] unset, [supervisor] mode = threads: one supervised process, SQLite +
+            in-memory bus
+  rabbitmq  [messaging] url = amqp://.../<fresh vhost>, [supervisor] mode = processes: one process
+            per service; a vhost is created per appliance with `rabbitmqctl add_vhost` and deleted
+            at the end of the session. Without a broker these are skipped, except under CI=true
+            where they fail.
+Appliance(..., mode="threads") runs every service in one process over RabbitMQ as well.
 
 The `st2` binary is the one next to sys.executable (pip install st2client==3.9.0 in the same venv).
 RabbitMQ settings: tests/support/rabbitmq.py. APPLIANCE_E2E_KEEP=1 keeps the temp dirs (config, database,
@@ -142,7 +145,7 @@ class Broker:
 class Appliance:
     """One appliance in its own temp dir, started with `st2ctl start` and driven with `st2`."""
 
-    def __init__(self, label: str, messaging_url: str = ""):
+    def __init__(self, label: str, messaging_url: str = "", mode: str = ""):
         self.label = label
         self.messaging_url = messaging_url
         self.dir = tempfile.mkdtemp(prefix=f"st2e2e-{label}-")
@@ -166,7 +169,7 @@ class Appliance:
         shutil.copytree(TEST_PACK, os.path.join(self.packs, "testpack"))
         write_st2_conf(self.config_path, base=self.base, packs=self.packs,
                        ports=(self.auth_port, self.api_port, self.stream_port), log_path=self.log_path,
-                       messaging_url=messaging_url)
+                       messaging_url=messaging_url, mode=mode)
 
     # URLs as the CLI uses them
     @property
