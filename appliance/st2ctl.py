@@ -21,7 +21,8 @@ from appliance import store as store_module
 from appliance.auth import ADMIN_USER
 from appliance.config import Config
 from appliance.content import CONTENT_TYPES, ContentError
-from appliance.services.context import Context, create_private_log, load_config_or_exit
+from appliance.private_files import private_dir, private_file
+from appliance.services.context import STARTUP_ERRORS, Context, load_config_or_exit
 from appliance.supervisor import mode_problem
 
 START_TIMEOUT = 60.0
@@ -110,9 +111,10 @@ def prepare(config: Config, first_start: bool, types: tuple[str, ...] = CONTENT_
             fail_on_failure: bool = False) -> Optional[str]:
     """Register content (and on start, create the admin user if there is none, returning its
     new password)."""
-    os.makedirs(config.data_path, mode=0o700, exist_ok=True)
+    private_dir(config.data_path, own=True)
     ctx = Context(config)
     try:
+        ctx.check()
         password = ctx.htpasswd.ensure_admin() if first_start else None
         os.makedirs(config.packs_paths[0], exist_ok=True)
         counts = ctx.registrar.register(packs=None, fail_on_failure=fail_on_failure, types=types)
@@ -140,10 +142,10 @@ def cmd_start(config: Config) -> int:
         return 1
     try:
         password = prepare(config, first_start=True)
-    except (store_module.StoreError, ContentError) as exc:
+    except (*STARTUP_ERRORS, ContentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    create_private_log(_logfile(config))
+    private_file(_logfile(config), append=True)
     with open(_logfile(config), "ab") as log:
         proc = subprocess.Popen(
             [sys.executable, "-m", "appliance.supervisor", "--config-file", config.path],
@@ -243,7 +245,7 @@ def reload_types(args: argparse.Namespace) -> tuple[str, ...]:
 def cmd_reload(config: Config, types: tuple[str, ...], fail_on_failure: bool) -> int:
     try:
         prepare(config, first_start=False, types=types, fail_on_failure=fail_on_failure)
-    except (store_module.StoreError, ContentError) as exc:
+    except (*STARTUP_ERRORS, ContentError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
     return 0

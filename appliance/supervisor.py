@@ -26,7 +26,13 @@ from appliance.services.actionrunner import ActionRunnerService
 from appliance.services.api import ApiService
 from appliance.services.auth import AuthService
 from appliance.services.base import Service, wait_for_signal
-from appliance.services.context import Context, load_config_or_exit, setup_logging
+from appliance.services.context import (
+    STARTUP_ERRORS,
+    Context,
+    exit_on_startup_error,
+    load_config_or_exit,
+    setup_logging,
+)
 from appliance.services.scheduler import SchedulerService
 from appliance.services.stream import StreamService
 
@@ -181,6 +187,10 @@ def main() -> None:
         run_processes(config.path)
         return
     ctx = Context(config)
+    try:
+        ctx.check()
+    except STARTUP_ERRORS as exc:
+        exit_on_startup_error(exc)
     run_threads(ctx)
     ctx.close()
 

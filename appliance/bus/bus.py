@@ -1,4 +1,8 @@
-"""Publish and consume through kombu; one connection per thread, consumers in their own threads."""
+"""Publish and consume through kombu; one connection per thread, consumers in their own threads.
+
+The transport comes from the [messaging] url's scheme (appliance.bus.transports), resolved when the
+Bus is built: a mistyped URL stops the service at once instead of making every consumer retry.
+"""
 
 from __future__ import annotations
 
@@ -11,8 +15,8 @@ from typing import Any, Callable, Optional
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from appliance import codec
-from appliance.bus import memory
 from appliance.bus.names import RUN, SCHEDULE, Names
+from appliance.bus.transports import transport_for
 
 LOG = logging.getLogger(__name__)
 
@@ -66,13 +70,32 @@ class Subscription:
         self._thread.join(timeout=5)
 
 
+PUBLISHERS = 8  # publishing connections of one process, at most
+
+
+class _Publisher:
+    """One publishing connection, and the exchanges and queues already declared on it."""
+
+    def __init__(self, conn: Connection, producer: Producer):
+        self.conn = conn
+        self.producer = producer
+        self.declared: set[str] = set()
+
+    def close(self) -> None:
+        try:
+            self.conn.release()
+        except Exception:  # already gone with the broker
+            pass
+
+
 class Bus:
     """The appliance's exchanges and queues over one kombu URL."""
 
     def __init__(self, url: str = "memory://", prefix: str = "st2"):
         self.url = url
+        self.transport = transport_for(url)  # BusError now, for a URL no transport handles
         self.names = Names(prefix)
-        durable = not url.startswith("memory://")
+        durable = self.transport.driver_type != "memory"  # in-process messages cannot outlive us
         self.execution_exchange = Exchange(self.names.execution, "topic", durable=durable)
         self.output_exchange = Exchange(self.names.execution_output, "topic", durable=durable)
         self.work_exchange = Exchange(self.names.work, "direct", durable=durable)
@@ -80,22 +103,33 @@ class Bus:
         self._durable = durable
         self.scheduler_queue = self._work_queue(self.names.scheduler_queue, SCHEDULE)
         self.runner_queue = self._work_queue(self.names.runner_queue, RUN)
-        self._local = threading.local()
+        self._publishers: list[_Publisher] = []
+        self._publishers_lock = threading.Lock()
+        self._publisher_slots = threading.BoundedSemaphore(PUBLISHERS)
 
     def connect(self) -> Connection:
-        if self.url.startswith("memory://"):
-            return Connection(self.url, transport=memory.Transport, heartbeat=0)
-        return Connection(self.url, heartbeat=0)
+        return Connection(self.url, transport=self.transport, heartbeat=0)
 
-    def _producer(self) -> Producer:
-        producer = getattr(self._local, "producer", None)
-        if producer is None:
+    def _publisher(self) -> _Publisher:
+        """A publishing connection from the pool, or a new one (at most PUBLISHERS at once)."""
+        self._publisher_slots.acquire()
+        with self._publishers_lock:
+            if self._publishers:
+                return self._publishers.pop()
+        try:
             conn = self.connect()
-            producer = Producer(conn.channel(), serializer=codec.SERIALIZER)
-            self._local.conn = conn
-            self._local.producer = producer
-            self._local.declared = set()
-        return producer
+            return _Publisher(conn, Producer(conn.channel(), serializer=codec.SERIALIZER))
+        except BaseException:
+            self._publisher_slots.release()
+            raise
+
+    def _give_back(self, publisher: _Publisher, broken: bool) -> None:
+        if broken:
+            publisher.close()  # a new connection may reach a restarted broker
+        else:
+            with self._publishers_lock:
+                self._publishers.append(publisher)
+        self._publisher_slots.release()
 
     def publish(
         self,
@@ -107,14 +141,14 @@ class Bus:
     ) -> None:
         """Send `body`; one retry on a fresh connection if the broker dropped the old one.
         `queue` is declared (and bound) first, so that the message waits there even when its
-        consumer has never been started yet."""
+        consumer has never been started yet. Connections are pooled, not kept per thread: the
+        short-lived threads that read action output must not each leave a connection behind."""
         for attempt in (1, 2):
+            publisher = self._publisher()
             try:
-                producer = self._producer()
                 entities = [exchange] if queue is None else [exchange, queue]
-                declared = self._local.declared
-                undeclared = [entity for entity in entities if entity.name not in declared]
-                producer.publish(
+                undeclared = [entity for entity in entities if entity.name not in publisher.declared]
+                publisher.producer.publish(
                     body,
                     exchange=exchange,
                     routing_key=routing_key,
@@ -122,23 +156,14 @@ class Bus:
                     delivery_mode=2 if persistent and self._durable else 1,
                     retry=False,
                 )
-                declared.update(entity.name for entity in undeclared)
-                return
+                publisher.declared.update(entity.name for entity in undeclared)
             except Exception:
-                self._reset_producer()
+                self._give_back(publisher, broken=True)
                 if attempt == 2:
                     raise
-
-    def _reset_producer(self) -> None:
-        conn = getattr(self._local, "conn", None)
-        self._local.declared = set()  # a new connection may reach a restarted broker
-        self._local.producer = None
-        self._local.conn = None
-        if conn is not None:
-            try:
-                conn.release()
-            except Exception:
-                pass
+                continue
+            self._give_back(publisher, broken=False)
+            return
 
     # -- the appliance's messages --------------------------------------------------------------
     def announce_execution(self, event: str, execution: dict) -> None:
@@ -191,7 +216,10 @@ class Bus:
         return tagged
 
     def close(self) -> None:
-        self._reset_producer()
+        with self._publishers_lock:
+            publishers, self._publishers = self._publishers, []
+        for publisher in publishers:
+            publisher.close()
 
 
 def wait_ready(subscriptions: list[Subscription], timeout: float = 10.0) -> Optional[Subscription]:

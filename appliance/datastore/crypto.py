@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from appliance.private_files import private_dir
+
 _HEADER = b"00000"
 _IV = 16
 _MAC = 20
@@ -67,7 +69,7 @@ def read_key(path: str) -> CryptoKey:
 def create_key_file(path: str) -> bool:
     """Write a new 256-bit key file (mode 0600, in a 0700 folder) unless one exists; True if written.
     O_EXCL makes concurrent first starts agree on one key."""
-    os.makedirs(os.path.dirname(os.path.abspath(path)), mode=0o700, exist_ok=True)
+    private_dir(os.path.dirname(os.path.abspath(path)))
     document = {"hmacKey": {"hmacKeyString": _b64encode(os.urandom(32)), "size": 256},
                 "aesKeyString": _b64encode(os.urandom(32)), "mode": "CBC", "size": 256}
     try:

@@ -13,7 +13,13 @@ from typing import Optional
 import falcon
 from waitress.server import create_server
 
-from appliance.services.context import Context, load_config_or_exit, setup_logging
+from appliance.services.context import (
+    STARTUP_ERRORS,
+    Context,
+    exit_on_startup_error,
+    load_config_or_exit,
+    setup_logging,
+)
 
 LOG = logging.getLogger(__name__)
 
@@ -83,8 +89,12 @@ def run_service(service_cls: type[Service]) -> None:
     config = load_config_or_exit(args.config_file)
     setup_logging(config, service_cls.name)
     ctx = Context(config)
-    service = service_cls(ctx)
-    service.start()
+    try:
+        ctx.check()
+        service = service_cls(ctx)
+        service.start()
+    except STARTUP_ERRORS as exc:
+        exit_on_startup_error(exc)
     LOG.info("%s started", service_cls.name)
     wait_for_signal()
     service.stop()

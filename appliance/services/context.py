@@ -3,18 +3,23 @@
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from functools import cached_property
 
 from appliance import config as config_module
 from appliance.auth import Credentials, Htpasswd
-from appliance.bus import Bus
+from appliance.bus import Bus, BusError
 from appliance.config import Config
 from appliance.content import Registrar
-from appliance.datastore.crypto import CryptoKey, create_key_file, read_key
+from appliance.datastore.crypto import CryptoError, CryptoKey, create_key_file, read_key
 from appliance.executions import Executions
-from appliance.store import Store, open_store
+from appliance.private_files import private_file
+from appliance.store import Store, StoreError, open_store
+
+LOG = logging.getLogger(__name__)
+
+# What a bad setting raises when a service opens its store, bus or key: one line, then exit.
+STARTUP_ERRORS = (StoreError, BusError, CryptoError, OSError)
 
 
 class Context:
@@ -52,6 +57,13 @@ class Context:
     def registrar(self) -> Registrar:
         return Registrar(self.store, self.config.packs_paths, self.config.configs_path)
 
+    def check(self) -> None:
+        """Open the store, the bus and the datastore key now, so that a bad setting stops the
+        service at start (STARTUP_ERRORS) rather than at its first request."""
+        self.store  # noqa: B018
+        self.bus  # noqa: B018
+        self.crypto_key  # noqa: B018
+
     def close(self) -> None:
         if "bus" in self.__dict__:
             self.bus.close()
@@ -59,26 +71,24 @@ class Context:
             self.store.close()
 
 
-def create_private_log(path: str) -> None:
-    """Create the log file 0600 in a directory created 0700, not as the umask has it: logs carry
-    execution errors and pack output that other local users have no business reading."""
-    directory = os.path.dirname(os.path.abspath(path))
-    os.makedirs(directory, mode=0o700, exist_ok=True)
-    os.close(os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600))
-
-
 def setup_logging(config: Config, service: str) -> None:
     level = getattr(logging, str(config.get("log", "level")).upper(), logging.INFO)
     handlers: list[logging.Handler] = [logging.StreamHandler(sys.stderr)]
     path = config.get("log", "path")
     if path:
-        create_private_log(path)
+        private_file(path, append=True)  # logs carry errors and pack output: not for other users
         handlers = [logging.FileHandler(path)]
     logging.basicConfig(
         level=level, handlers=handlers, force=True,
         format=f"%(asctime)s %(process)d {service} %(levelname)s %(name)s: %(message)s",
     )
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
+
+
+def exit_on_startup_error(exc: Exception) -> None:
+    """End the process with one readable line for a setting that cannot work."""
+    LOG.error("cannot start: %s", exc)
+    sys.exit(f"error: {exc}")
 
 
 def load_config_or_exit(path: str | None = None) -> Config:

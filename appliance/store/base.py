@@ -15,6 +15,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Iterable, Optional
 
+from appliance.config import Config
 from appliance.models import Entity
 
 Filters = dict[str, Any]
@@ -112,6 +113,11 @@ class Collection(ABC):
 
 class Store(ABC):
     """A database: one Collection per Entity."""
+
+    @classmethod
+    @abstractmethod
+    def from_url(cls, url: str, config: Config) -> Store:
+        """The store at `url` (its scheme selected this engine), with st2.conf's [database] options."""
 
     @abstractmethod
     def collection(self, entity: Entity) -> Collection:

@@ -13,6 +13,7 @@ import pymongo
 from pymongo import ReturnDocument
 from pymongo.errors import DuplicateKeyError, PyMongoError
 
+from appliance.config import Config
 from appliance.models import Entity, new_id
 from appliance.store.base import Collection, Conflict, Filters, Store, StoreError, dotted_value
 
@@ -191,6 +192,16 @@ class MongoStore(Store):
         self._client = client
         self._db = client[db_name]
         self._collections: dict[str, MongoCollection] = {}
+
+    @classmethod
+    def from_url(cls, url: str, config: Config) -> MongoStore:
+        """mongodb:// or mongodb+srv:// with [database] db_name, username and password."""
+        return cls.connect(
+            url,
+            config.get("database", "db_name"),
+            config.get("database", "username"),
+            config.get("database", "password"),
+        )
 
     @classmethod
     def connect(cls, url: str, db_name: str, username: str = "", password: str = "") -> MongoStore:

@@ -1,21 +1,25 @@
-"""The embedded engine: stdlib sqlite3, documents as JSON text, queried fields as generated columns.
+"""The embedded engine: stdlib sqlite3, documents as JSON text, queried fields as indexed columns.
 
-WAL mode lets every service process of one box share the file; each thread gets its own connection.
-Compare-and-set and claims are single `UPDATE ... RETURNING` statements, hence atomic across
-threads and processes.
+WAL mode lets every service process of one box share the file; each operation borrows a connection
+from a small pool (appliance.store.pool). Compare-and-set and claims are single
+`UPDATE ... RETURNING` statements, hence atomic across threads and processes. The file, its -wal
+and -shm are private to the appliance (0600, in a 0700 directory): they hold tokens and results.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import threading
-from typing import Any, Iterable, Optional
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator, Optional
 
 from appliance import codec
+from appliance.config import Config
 from appliance.models import Entity, new_id
+from appliance.private_files import private_file, tighten
 from appliance.store.base import Collection, Conflict, Filters, Sort, Store, StoreError, dotted_value
+from appliance.store.pool import Pool
 
 _OPERATORS = {"$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<=", "$ne": "IS NOT"}
 
@@ -127,14 +131,57 @@ class SQLiteCollection(Collection):
                 assignment_params.extend(params + [_json_path(column_path)])
         return ", ".join(assignments), assignment_params
 
+    def create_table(self) -> None:
+        """The table, its columns and indexes, created or completed (on one connection)."""
+        table = self._table
+        # Indexed fields are plain columns the engine writes with the document: generated columns
+        # would make every document change rewrite every index of the table.
+        columns = "".join(f", {column}" for column in self._columns.values())
+        with self._connection() as conn:
+            conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL{columns})")
+            existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({table})")}
+            for path, column in self._columns.items():
+                if column not in existing:  # a field indexed by a newer release: fill it from the documents
+                    conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
+                    conn.execute(f"UPDATE {table} SET {column} = json_extract(doc, ?)", (_json_path(path),))
+            for path in self.entity.indexed:
+                column = _column(path)
+                conn.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})")
+            for path in self.entity.unique:
+                column = _column(path)
+                conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{table}_{column} ON {table} ({column})")
+            for group in self.entity.compound:
+                names = [_column(p) for p in group]
+                name = f"cx_{table}_" + "_".join(c[2:] for c in names)
+                conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(names)})")
+
     # -- operations ---------------------------------------------------------------------------
-    def _run(self, sql: str, params: Iterable = ()) -> sqlite3.Cursor:
+    @contextmanager
+    def _connection(self, transaction: bool = False) -> Iterator[sqlite3.Connection]:
+        """A pooled connection for one operation (inside BEGIN IMMEDIATE ... COMMIT when
+        `transaction`), with sqlite's errors raised as the store's."""
         try:
-            return self._store.connection().execute(sql, tuple(params))
+            with self._store.pool.connection() as conn:
+                if not transaction:
+                    yield conn
+                    return
+                # The connection is in autocommit mode: without BEGIN every row would be its own
+                # transaction (slow, and a clash would leave the rows before it stored).
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield conn
+                    conn.execute("COMMIT")
+                finally:
+                    conn.rollback()  # only does something when the COMMIT was not reached
         except sqlite3.IntegrityError as exc:
             raise self._conflict(exc) from exc
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite {self._store.path}: {exc}") from exc
+
+    def _run(self, sql: str, params: Iterable = ()) -> list[tuple]:
+        """Every row one statement returns, read before its connection goes back to the pool."""
+        with self._connection() as conn:
+            return conn.execute(sql, tuple(params)).fetchall()
 
     def _conflict(self, exc: sqlite3.IntegrityError) -> Exception:
         match = re.search(r"UNIQUE constraint failed: \w+\.(\w+)", str(exc))
@@ -192,30 +239,15 @@ class SQLiteCollection(Collection):
         rows = [self._row(doc) for doc in batch]
         if not rows:
             return
-        conn = self._store.connection()
-        # The connection is in autocommit mode: without BEGIN every row would be its own
-        # transaction (slow, and a clash would leave the rows before it stored).
-        self._run("BEGIN IMMEDIATE")
         try:
-            conn.executemany(self._insert_sql, rows)
-            conn.execute("COMMIT")
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            if isinstance(exc, sqlite3.IntegrityError):
-                found = self._conflict(exc)
-                if isinstance(found, Conflict):
-                    raise self._batch_conflict(batch, found) from None
-                raise found from exc
-            raise StoreError(f"sqlite {self._store.path}: {exc}") from exc
-        except BaseException:
-            if conn.in_transaction:
-                conn.execute("ROLLBACK")
-            raise
+            with self._connection(transaction=True) as conn:
+                conn.executemany(self._insert_sql, rows)
+        except Conflict as exc:  # looked into once the rolled-back connection is back in the pool
+            raise self._batch_conflict(batch, exc) from None
 
     def get(self, doc_id: str) -> Optional[dict]:
-        row = self._run(f"SELECT doc FROM {self._table} WHERE id = ?", (doc_id,)).fetchone()
-        return codec.loads(row[0]) if row else None
+        rows = self._run(f"SELECT doc FROM {self._table} WHERE id = ?", (doc_id,))
+        return codec.loads(rows[0][0]) if rows else None
 
     def find(self, filters=None, sort=None, limit=None, offset=0) -> list[dict]:
         where, params = self._where(filters)
@@ -227,7 +259,7 @@ class SQLiteCollection(Collection):
 
     def count(self, filters=None) -> int:
         where, params = self._where(filters)
-        return self._run(f"SELECT COUNT(*) FROM {self._table}{where}", params).fetchone()[0]
+        return self._run(f"SELECT COUNT(*) FROM {self._table}{where}", params)[0][0]
 
     def update(self, doc_id, set_fields=None, push=None, expect=None) -> Optional[dict]:
         if not set_fields and not push:
@@ -235,12 +267,10 @@ class SQLiteCollection(Collection):
         new_doc, set_params = self._set_args(set_fields, push)
         where, params = self._where({"id": doc_id, **(expect or {})})
         try:
-            row = self._run(
-                f"UPDATE {self._table} SET {new_doc}{where} RETURNING doc", set_params + params
-            ).fetchone()
+            rows = self._run(f"UPDATE {self._table} SET {new_doc}{where} RETURNING doc", set_params + params)
         except Conflict as exc:
             raise self._with_conflict_details({"id": doc_id, **(set_fields or {})}, exc) from None
-        return codec.loads(row[0]) if row else None
+        return codec.loads(rows[0][0]) if rows else None
 
     def claim(self, filters, set_fields, sort=None) -> Optional[dict]:
         new_doc, set_params = self._set_args(set_fields, None)
@@ -250,26 +280,28 @@ class SQLiteCollection(Collection):
             f"(SELECT id FROM {self._table}{where}{self._order(sort)} LIMIT 1){where.replace(' WHERE ', ' AND ', 1)}"
             " RETURNING doc"
         )
-        row = self._run(sql, set_params + params + params).fetchone()
-        return codec.loads(row[0]) if row else None
+        rows = self._run(sql, set_params + params + params)
+        return codec.loads(rows[0][0]) if rows else None
 
     def replace(self, doc: dict) -> dict:
         try:
             assignments = ", ".join(["doc = ?", *(f"{column} = ?" for column in self._columns.values())])
             row = self._row(doc)
-            cursor = self._run(f"UPDATE {self._table} SET {assignments} WHERE id = ?", (*row[1:], doc["id"]))
+            changed = self._run(
+                f"UPDATE {self._table} SET {assignments} WHERE id = ? RETURNING id", (*row[1:], doc["id"])
+            )
         except Conflict as exc:
             raise self._with_conflict_details(doc, exc) from None
-        if cursor.rowcount == 0:
+        if not changed:
             raise StoreError(f"{self._table}: no document with id {doc['id']}")
         return doc
 
     def delete(self, doc_id: str) -> bool:
-        return self._run(f"DELETE FROM {self._table} WHERE id = ?", (doc_id,)).rowcount > 0
+        return bool(self._run(f"DELETE FROM {self._table} WHERE id = ? RETURNING id", (doc_id,)))
 
     def delete_many(self, filters: Filters) -> int:
         where, params = self._where(filters)
-        return self._run(f"DELETE FROM {self._table}{where}", params).rowcount
+        return len(self._run(f"DELETE FROM {self._table}{where} RETURNING id", params))
 
 
 def _dumps(doc: dict) -> str:
@@ -298,33 +330,53 @@ def _indexed_paths(entity: Entity) -> list[str]:
     return list(dict.fromkeys(paths))
 
 
+def _private_file(path: str) -> None:
+    """The database file 0600 in a private folder before sqlite3 opens it (SQLite gives the -wal
+    and -shm files the database file's mode)."""
+    private_file(path)
+    for name in (path + "-wal", path + "-shm"):
+        tighten(name)
+
+
 class SQLiteStore(Store):
     """A database file shared by every thread and process of one box."""
 
+    POOL_SIZE = 16  # connections open at once, at most
+    POOL_IDLE = 4  # kept open between operations
+    WAIT_SECONDS = 30  # for a busy database (busy_timeout) or a free connection
+
     def __init__(self, path: str, synchronous: str = "NORMAL"):
         if path != ":memory:":
-            os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+            try:
+                _private_file(path)
+            except OSError as exc:
+                raise StoreError(f"cannot create sqlite database {path}: {exc.strerror}") from exc
         self.path = path
         self._synchronous = synchronous.upper()
-        self._local = threading.local()
         self._collections: dict[str, SQLiteCollection] = {}
-        self._lock = threading.RLock()
-        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self.pool = Pool(self._connect, self.POOL_SIZE, self.POOL_IDLE, self.WAIT_SECONDS)
 
-    def connection(self) -> sqlite3.Connection:
-        conn = getattr(self._local, "conn", None)
-        if conn is None:
-            try:
-                conn = sqlite3.connect(self.path, timeout=30, isolation_level=None, check_same_thread=False)
-                conn.execute("PRAGMA busy_timeout = 30000")
-                conn.execute("PRAGMA journal_mode = WAL")
-                conn.execute(f"PRAGMA synchronous = {self._synchronous}")
-            except sqlite3.Error as exc:
-                raise StoreError(f"cannot open sqlite database {self.path}: {exc}") from exc
-            conn.create_function("REGEXP", 2, _regexp, deterministic=True)
-            self._local.conn = conn
-            with self._lock:
-                self._connections.append(conn)
+    @classmethod
+    def from_url(cls, url: str, config: Config) -> SQLiteStore:
+        """sqlite:///path/to/st2.db, with [database] synchronous."""
+        return cls(url[len("sqlite://"):], config.get("database", "synchronous"))
+
+    def _connect(self) -> sqlite3.Connection:
+        try:
+            conn = sqlite3.connect(
+                self.path, timeout=self.WAIT_SECONDS, isolation_level=None, check_same_thread=False
+            )
+        except sqlite3.Error as exc:
+            raise StoreError(f"cannot open sqlite database {self.path}: {exc}") from exc
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {self.WAIT_SECONDS * 1000}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self._synchronous}")
+        except sqlite3.Error as exc:
+            conn.close()
+            raise StoreError(f"cannot open sqlite database {self.path}: {exc}") from exc
+        conn.create_function("REGEXP", 2, _regexp, deterministic=True)
         return conn
 
     def collection(self, entity: Entity) -> SQLiteCollection:
@@ -332,39 +384,9 @@ class SQLiteStore(Store):
             found = self._collections.get(entity.collection)
             if found is None:
                 found = SQLiteCollection(self, entity)
-                self._create(entity, found)
+                found.create_table()
                 self._collections[entity.collection] = found
             return found
 
-    def _create(self, entity: Entity, collection: SQLiteCollection) -> None:
-        conn = self.connection()
-        table = entity.collection
-        # Indexed fields are plain columns the engine writes with the document: generated columns
-        # would make every document change rewrite every index of the table.
-        columns = "".join(f", {column}" for column in collection._columns.values())
-        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL{columns})")
-        existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({table})")}
-        for path, column in collection._columns.items():
-            if column not in existing:  # a field indexed by a newer release: fill it from the documents
-                conn.execute(f"ALTER TABLE {table} ADD COLUMN {column}")
-                conn.execute(f"UPDATE {table} SET {column} = json_extract(doc, ?)", (_json_path(path),))
-        for path in entity.indexed:
-            column = _column(path)
-            conn.execute(f"CREATE INDEX IF NOT EXISTS ix_{table}_{column} ON {table} ({column})")
-        for path in entity.unique:
-            column = _column(path)
-            conn.execute(f"CREATE UNIQUE INDEX IF NOT EXISTS ux_{table}_{column} ON {table} ({column})")
-        for group in entity.compound:
-            columns = [_column(p) for p in group]
-            name = f"cx_{table}_" + "_".join(c[2:] for c in columns)
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {name} ON {table} ({', '.join(columns)})")
-
     def close(self) -> None:
-        with self._lock:
-            for conn in self._connections:
-                try:
-                    conn.close()
-                except sqlite3.Error:
-                    pass
-            self._connections.clear()
-        self._local = threading.local()
+        self.pool.close()

@@ -175,11 +175,11 @@ def _check_newest(found: object, expected: int, filters: dict) -> None:
 def _plans(coll) -> list[tuple[str, str]]:
     """EXPLAIN QUERY PLAN of the two list queries (to see whether an index answers them)."""
     found = []
-    conn = coll._store.connection()
-    for label, filters in (("find_filtered", FILTER), ("find_newest", {})):
-        where, params = coll._where(filters)
-        sql = f"EXPLAIN QUERY PLAN SELECT doc FROM {coll._table}{where}{coll._order(NEWEST)} LIMIT 50"
-        found.append((label, "; ".join(row[-1] for row in conn.execute(sql, params))))
+    with coll._store.pool.connection() as conn:
+        for label, filters in (("find_filtered", FILTER), ("find_newest", {})):
+            where, params = coll._where(filters)
+            sql = f"EXPLAIN QUERY PLAN SELECT doc FROM {coll._table}{where}{coll._order(NEWEST)} LIMIT 50"
+            found.append((label, "; ".join(row[-1] for row in conn.execute(sql, params))))
     return found
 
 
