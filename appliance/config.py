@@ -139,9 +139,6 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
         "stream_output": (_bool, True),
         "workers": (int, 16),
     },
-    "scheduler": {
-        "pool_size": (int, 10),
-    },
     "system_user": {
         "user": (str, "stanley"),
         "ssh_key_file": (str, "/home/stanley/.ssh/stanley_rsa"),

@@ -107,7 +107,7 @@ class Executions:
             "log": [{"timestamp": stamp, "status": status}],
             "web_url": f"{self._webui}/#/history/{execution_id}/general",
         }
-        if context.get("parent", {}).get("execution_id"):
+        if (context.get("parent") or {}).get("execution_id"):
             doc["parent"] = context["parent"]["execution_id"]
         if result is not None:
             doc["result"] = result

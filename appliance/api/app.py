@@ -43,7 +43,7 @@ def api_routes(ctx: Context) -> dict[str, object]:
 
 
 def api_app(ctx: Context) -> falcon.App:
-    app = make_app(ctx.config, [Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
+    app = make_app(ctx.config, [Authenticate(ctx.credentials, ctx.config)])
     for path, resource in api_routes(ctx).items():
         app.add_route(path, resource)
     return app

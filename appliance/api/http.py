@@ -132,18 +132,17 @@ class Cors:
 class Authenticate:
     """Resolve the caller from a token or API key in any of StackStorm's carriers."""
 
-    def __init__(self, credentials: Credentials, enabled: bool = True, public: tuple[str, ...] = ()):
+    def __init__(self, credentials: Credentials, config: Config):
         self.credentials = credentials
-        self.enabled = enabled
-        self.public = public
+        self.enabled = config.get("auth", "enable")
+        # With [auth] enable = false, StackStorm acts as its system user.
+        self.anonymous = config.get("system_user", "user")
 
     def process_request(self, req: falcon.Request, resp: falcon.Response) -> None:
         req.context.user = None
         req.context.auth = {}
-        if any(req.path.startswith(p) for p in self.public):  # preflight OPTIONS never get here: Cors
-            return
-        if not self.enabled:
-            req.context.user = "stanley"
+        if not self.enabled:  # (preflight OPTIONS requests never get here: Cors answers them)
+            req.context.user = self.anonymous
             return
         token, location = _carrier(req, "X-Auth-Token", "x-auth-token", "auth-token")
         key, key_location = _carrier(req, "St2-Api-Key", "st2-api-key", None)

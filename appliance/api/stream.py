@@ -166,7 +166,7 @@ class Stream:
 
 
 def stream_app(ctx: Context, broadcaster: Broadcaster) -> falcon.App:
-    app = make_app(ctx.config, [Authenticate(ctx.credentials, ctx.config.get("auth", "enable"))])
+    app = make_app(ctx.config, [Authenticate(ctx.credentials, ctx.config)])
     app.add_route("/stream", Stream(ctx, broadcaster))
     return app
 

@@ -293,3 +293,26 @@ def test_binaries_must_be_executable_files(write, tmp_path, key):
     for unusable in (plain, tmp_path):
         message = _refusal(write(f"[actionrunner]\n{key} = {unusable}\n"))
         assert f"[actionrunner] {key}" in message and "is not an executable file" in message
+
+
+# Keys whose one accepted value (or set of values) is all the appliance has yet; anything else is refused.
+CHECKED_ONLY = {
+    ("auth", "mode"): "only standalone exists",
+    ("auth", "backend"): "only flat_file exists",
+    ("coordination", "url"): "no service of this release takes a lock yet",
+    ("actionrunner", "virtualenv_binary"): "pack virtualenvs come with packs.install",
+}
+
+
+def test_every_known_option_is_read_by_some_code():
+    """A key in OPTIONS that no code reads would be accepted and silently ignored."""
+    import pathlib
+    import re
+
+    root = pathlib.Path(st2config.__file__).parent
+    sources = "\n".join(path.read_text(encoding="utf-8") for path in root.rglob("*.py")
+                        if path.name != "config.py")
+    sources += pathlib.Path(st2config.__file__).read_text(encoding="utf-8").split("class Config", 1)[1]
+    unread = [f"[{section}] {key}" for section, keys in OPTIONS.items() for key in keys
+              if (section, key) not in CHECKED_ONLY and not re.search(rf"""["']{key}["']""", sources)]
+    assert not unread, f"options parsed but never used: {unread}"
