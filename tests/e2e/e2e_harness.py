@@ -37,6 +37,7 @@ from typing import Any, Callable, Iterator, Optional
 import pytest
 import requests
 
+from appliance import procfs
 from tests.support.appliance_conf import free_ports, write_st2_conf
 from tests.support.rabbitmq import Vhosts, url_of
 
@@ -74,21 +75,8 @@ def wait_until(predicate: Callable[[], Any], timeout: float = WAIT, interval: fl
 # -- processes (read from /proc: no dependency on procps) ----------------------------------------
 def processes() -> list[tuple[int, int, list[str]]]:
     """(pid, ppid, argv) of every live, non-zombie process."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                argv = [part.decode(errors="replace") for part in handle.read().split(b"\0") if part]
-            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as handle:
-                fields = handle.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        if not argv or fields[0] == "Z":
-            continue
-        found.append((int(entry), int(fields[1]), argv))
-    return found
+    found = [(proc.pid, proc.ppid, procfs.cmdline(proc.pid)) for proc in procfs.live_processes()]
+    return [entry for entry in found if entry[2]]
 
 
 def pids_running(argv: list[str]) -> list[int]:
@@ -98,11 +86,7 @@ def pids_running(argv: list[str]) -> list[int]:
 
 def pid_alive(pid: int) -> bool:
     """True while pid exists and is not a zombie."""
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except OSError:
-        return False
+    return procfs.alive(pid)
 
 
 def children_running(parent: int, module: str) -> list[int]:

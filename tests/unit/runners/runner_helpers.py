@@ -9,6 +9,7 @@ from typing import Optional
 
 import yaml
 
+from appliance import procfs
 from appliance.runners import RunContext
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
@@ -102,27 +103,9 @@ def run_in_thread(runner, ctx: RunContext):
 
 def process_alive(pid: int) -> bool:
     """Running (not gone, not a zombie): containers without a reaping PID 1 keep zombies around."""
-    try:
-        with open(f"/proc/{pid}/stat", "rb") as handle:
-            state = handle.read().rsplit(b")", 1)[1].split()[0]
-    except (OSError, IndexError):
-        return False
-    return state not in (b"Z", b"X")
+    return procfs.alive(pid)
 
 
 def session_cmdlines(sid: int) -> list[str]:
     """Command lines of every process in a session (the action's process tree)."""
-    found = []
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat", "rb") as handle:
-                fields = handle.read().rsplit(b")", 1)[1].split()
-            if int(fields[3]) != sid:
-                continue
-            with open(f"/proc/{entry}/cmdline", "rb") as handle:
-                found.append(handle.read().replace(b"\0", b" ").decode("utf-8", "replace"))
-        except (OSError, IndexError, ValueError):
-            continue
-    return found
+    return [" ".join(procfs.cmdline(proc.pid)) for proc in procfs.live_processes() if proc.session == sid]
