@@ -1,0 +1,1 @@
+"""Rules: criteria operators (operators), criteria evaluation against a trigger payload (criteria)."""
