@@ -128,6 +128,7 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
     "system": {
         "base_path": (str, "/opt/stackstorm"),
         "data_path": (str, ""),
+        "validate_trigger_payload": (_bool, True),  # webhook and timer payloads are checked regardless
     },
     "content": {
         "system_packs_base_path": (str, ""),

@@ -15,13 +15,17 @@ from typing import Iterable, Optional
 import yaml
 
 from appliance import models, runners
-from appliance.models import ACTIONS, PACKS, RUNNER_TYPES, ValidationError
+from appliance.models import ACTIONS, PACKS, RUNNER_TYPES, TRIGGER_TYPES, TRIGGERS, ValidationError
+from appliance.models import trigger_type as trigger_type_model
 from appliance.models.action import identify
+from appliance.models.schema import shown
+from appliance.models.trigger import shadow_of
 from appliance.store import Collection, Store
+from appliance.triggers import SYSTEM_TRIGGER_TYPES
 
 LOG = logging.getLogger(__name__)
 
-CONTENT_TYPES = ("runners", "actions", "configs")
+CONTENT_TYPES = ("runners", "actions", "triggers", "configs")
 
 
 class ContentError(ValidationError):
@@ -48,6 +52,19 @@ def upsert(coll: Collection, key: str, doc: dict) -> dict:
     return coll.replace({**doc, "id": existing["id"]})
 
 
+def save_shadow_trigger(triggers: Collection, trigger_type: dict) -> None:
+    """Create or refresh the shadow trigger of a parameterless trigger type (see models/trigger.py)."""
+    shadow = shadow_of(trigger_type)
+    if shadow is not None:
+        upsert(triggers, "ref", shadow)
+
+
+def _metadata_files(pack_dir: str, folder: str) -> list[str]:
+    """A pack folder's metadata files (actions/*.yaml, triggers/*.yml, ...), in name order."""
+    found = glob.glob(os.path.join(pack_dir, folder, "*.yaml")) + glob.glob(os.path.join(pack_dir, folder, "*.yml"))
+    return sorted(found)
+
+
 def build_action(body: dict, runner_types: Collection, existing: Optional[dict] = None) -> dict:
     """An action document from a metadata file or an API body, its runner type checked."""
     action = identify(ACTIONS.build(body, existing))
@@ -57,12 +74,14 @@ def build_action(body: dict, runner_types: Collection, existing: Optional[dict] 
 
 
 class Registrar:
-    """Upserts runner types, packs and actions, and checks pack configs."""
+    """Upserts runner types, packs, actions and trigger types, and checks pack configs."""
 
     def __init__(self, store: Store, packs_paths: list[str], configs_path: str = ""):
         self.runner_types = store.collection(RUNNER_TYPES)
         self.packs = store.collection(PACKS)
         self.actions = store.collection(ACTIONS)
+        self.trigger_types = store.collection(TRIGGER_TYPES)
+        self.triggers = store.collection(TRIGGERS)
         self.packs_paths = packs_paths
         self.configs_path = configs_path
 
@@ -116,8 +135,7 @@ class Registrar:
         pack = upsert(self.packs, "ref", {**pack, "uid": PACKS.uid(pack)})
         count = 0
         if with_actions:
-            for path in sorted(glob.glob(os.path.join(directory, "actions", "*.yaml"))
-                               + glob.glob(os.path.join(directory, "actions", "*.yml"))):
+            for path in _metadata_files(directory, "actions"):
                 self.register_action(pack["ref"], directory, path)
                 count += 1
         return pack, count
@@ -130,6 +148,29 @@ class Registrar:
         except ValidationError as exc:
             raise ContentError(f"{path}: {exc}") from None
         return upsert(self.actions, "ref", action)
+
+    def register_trigger_type(self, body: dict) -> dict:
+        """Upsert a trigger type and, when it takes no parameters, its shadow trigger. The system table,
+        pack triggers/*.yaml and (with sensors) each sensor's trigger_types come through here."""
+        trigger_type = trigger_type_model.identify(TRIGGER_TYPES.build(body))
+        trigger_type = upsert(self.trigger_types, "ref", trigger_type)
+        save_shadow_trigger(self.triggers, trigger_type)
+        return trigger_type
+
+    def register_system_trigger_types(self) -> None:
+        """StackStorm's own trigger types (appliance.triggers), as every StackStorm service start does."""
+        for body in SYSTEM_TRIGGER_TYPES:
+            self.register_trigger_type(body)
+
+    def register_pack_trigger(self, pack: str, pack_dir: str, path: str) -> dict:
+        meta = read_yaml(path)
+        if meta.get("pack") and meta["pack"] != pack:
+            raise ContentError(f'{path}: the file is in pack "{pack}" but names pack {shown(meta["pack"])}')
+        body = {**meta, "pack": pack, "metadata_file": os.path.relpath(path, pack_dir)}
+        try:
+            return self.register_trigger_type(body)
+        except ValidationError as exc:
+            raise ContentError(f"{path}: {exc}") from None
 
     def check_config(self, ref: str) -> bool:
         """Whether the pack has a config (configs_path/<pack>.yaml); a broken one is a ContentError.
@@ -147,7 +188,8 @@ class Registrar:
         types: Iterable[str] = CONTENT_TYPES,
     ) -> dict:
         """Register the named packs (or all) for the given content types; returns StackStorm's
-        count dict with one key per registered type (packs come with actions and configs)."""
+        count dict with one key per registered type (packs come with actions, triggers and configs).
+        The system trigger types are registered every time."""
         if isinstance(packs, str):
             raise ContentError("packs must be a list of pack names")
         types = tuple(types)
@@ -155,12 +197,14 @@ class Registrar:
         if unknown:
             raise ContentError(f"Unknown content type(s): {', '.join(unknown)}")
         counts: dict = {}
+        self.register_system_trigger_types()
         if "runners" in types:
             counts["runners"] = self.register_runners()
-        if "actions" in types or "configs" in types:
+        if {"actions", "triggers", "configs"} & set(types):
             counts["packs"] = 0
-            if "actions" in types:
-                counts["actions"] = 0
+            for kind in ("actions", "triggers"):
+                if kind in types:
+                    counts[kind] = 0
             registered = []
             for directory in self.pack_dirs(packs):
                 try:
@@ -174,9 +218,24 @@ class Registrar:
                 counts["packs"] += 1
                 if "actions" in types:
                     counts["actions"] += actions
+                if "triggers" in types:
+                    counts["triggers"] += self._pack_triggers(pack["ref"], directory, fail_on_failure)
             if "configs" in types:
                 counts["configs"] = self._configs(registered, fail_on_failure)
         return counts
+
+    def _pack_triggers(self, pack: str, directory: str, fail_on_failure: bool) -> int:
+        count = 0
+        for path in _metadata_files(directory, "triggers"):
+            try:
+                self.register_pack_trigger(pack, directory, path)
+            except ContentError as exc:
+                if fail_on_failure:
+                    raise
+                LOG.warning("skipping trigger type %s: %s", path, exc)
+                continue
+            count += 1
+        return count
 
     def _configs(self, refs: list[str], fail_on_failure: bool) -> int:
         count = 0

@@ -7,18 +7,21 @@ into a draft-4 `required` list and forbids unknown parameters, with jsonschema's
 from __future__ import annotations
 
 import copy
-from typing import Any
+from typing import Any, Optional
 
 import jinja2
 import jinja2.meta
 import jinja2.sandbox
 import jsonschema
 
+from appliance.datastore.crypto import CryptoError
+from appliance.datastore.keys import Keys, decrypt_kv
 from appliance.models.parameter_specs import ST2_ONLY_KEYS
 from appliance.models.schema import SECRET_MASK
 
 # Sandboxed: a template from a request must not reach Python internals (cycler.__init__.__globals__).
 _jinja = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+_jinja.filters["decrypt_kv"] = decrypt_kv
 
 
 class ParameterError(ValueError):
@@ -75,14 +78,20 @@ def _is_template(value: Any) -> bool:
     return isinstance(value, str) and ("{{" in value or "{%" in value)
 
 
-def render(runner_type: dict, action: dict, given: dict, context: dict) -> tuple[dict, dict]:
-    """Apply defaults, render Jinja over the other parameters and `action_context`, and split the
-    result into (runner parameter values, action parameter values)."""
+def render(
+    runner_type: dict, action: dict, given: dict, context: dict, keys: Optional[Keys] = None
+) -> tuple[dict, dict]:
+    """Apply defaults, render Jinja over the other parameters, `action_context` and, given the
+    datastore, `st2kv` (for the context's user), and split the result into (runner parameter
+    values, action parameter values)."""
     runner_specs = runner_type.get("runner_parameters") or {}
     specs = merged_specs(runner_specs, action.get("parameters") or {})
     raw: dict = {name: spec["default"] for name, spec in specs.items() if "default" in spec}
     raw.update(given)
-    resolved = _render_all(raw, {"action_context": context})
+    scope: dict = {"action_context": context}
+    if keys is not None:
+        scope["st2kv"] = keys.namespace(context.get("api_user") or context.get("user"))
+    resolved = _render_all(raw, scope)
     for name, value in resolved.items():
         resolved[name] = _cast(value, (specs.get(name) or {}).get("type"))
     runner_values = {name: value for name, value in resolved.items() if name in runner_specs}
@@ -103,8 +112,9 @@ def _render_all(raw: dict, extra: dict) -> dict:
             scope = {**extra, **done}
             try:
                 done[name] = _render_value(value, scope)
-            except jinja2.TemplateError as exc:
-                raise ParameterError(f"Failed to render parameter {name!r}: {exc}") from exc
+            except Exception as exc:  # a template's own error ({{ 1/0 }}, a filter's TypeError) is the user's
+                detail = str(exc) if isinstance(exc, jinja2.TemplateError) else f"{type(exc).__name__}: {exc}"
+                raise ParameterError(f"Failed to render parameter {name!r}: {detail}") from exc
             del pending[name]
             progressed = True
         if not progressed:
@@ -141,6 +151,39 @@ def _render_value(value: Any, scope: dict) -> Any:
     if _is_template(value):
         return _jinja.from_string(value).render(scope)
     return value
+
+
+def render_config(config: dict, schema: dict, keys: Keys, user: str, pack: str) -> dict:
+    """A pack config with its templates (`{{ st2kv.system.token }}`) rendered for `user`, at any
+    depth, as StackStorm's config loader does: an empty result becomes None, and an item that the
+    config schema marks `secret` is decrypted (unless its template does it with decrypt_kv)."""
+    scope = {"st2kv": keys.namespace(user)}
+
+    def walk(value: Any, spec: dict, path: str) -> Any:
+        if isinstance(value, dict):
+            known = spec.get("properties") if isinstance(spec.get("properties"), dict) else {}
+            return {k: walk(v, _spec(known.get(k, spec.get("additionalProperties"))), f"{path}{k}.")
+                    for k, v in value.items()}
+        if isinstance(value, list):
+            items = spec.get("items")
+            return [walk(v, _spec(items[i] if isinstance(items, list) and i < len(items) else items), f"{path}{i}.")
+                    for i, v in enumerate(value)]
+        if not _is_template(value):
+            return value
+        try:
+            rendered = _jinja.from_string(value).render(scope)
+            if rendered and spec.get("secret") and "decrypt_kv" not in value:
+                rendered = keys.decrypt(rendered)
+        except (jinja2.TemplateError, CryptoError) as exc:
+            raise ParameterError(f'Failed to render dynamic configuration value for key "{path[:-1]}" with value '
+                                 f'"{value}" for pack "{pack}" config: {exc}') from None
+        return rendered or None
+
+    return walk(config, {"properties": schema}, "")
+
+
+def _spec(value: Any) -> dict:
+    return value if isinstance(value, dict) else {}
 
 
 def _cast(value: Any, kind: Any) -> Any:

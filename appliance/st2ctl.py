@@ -229,17 +229,19 @@ def cmd_status(config: Config) -> int:
     return 0 if healthy else 3
 
 
+REGISTER_HELP = {"runners": "runners", "actions": "packs and their actions (and runners)",
+                 "triggers": "packs and their trigger types", "configs": "packs and their configs"}
+
+
 def reload_types(args: argparse.Namespace) -> tuple[str, ...]:
     """What `st2ctl reload` registers, as StackStorm's st2-register-content reads its flags:
     everything by default or with --register-all; actions need their runners, so they come too."""
-    if args.register_all or not (args.register_runners or args.register_actions or args.register_configs):
+    wanted = {kind for kind in CONTENT_TYPES if getattr(args, f"register_{kind}")}
+    if args.register_all or not wanted:
         return CONTENT_TYPES
-    wanted = {
-        "runners": args.register_runners or args.register_actions,
-        "actions": args.register_actions,
-        "configs": args.register_configs,
-    }
-    return tuple(kind for kind in CONTENT_TYPES if wanted[kind])
+    if "actions" in wanted:
+        wanted.add("runners")
+    return tuple(kind for kind in CONTENT_TYPES if kind in wanted)
 
 
 def cmd_reload(config: Config, types: tuple[str, ...], fail_on_failure: bool) -> int:
@@ -256,10 +258,9 @@ def parse_args(argv: Optional[list[str]]) -> argparse.Namespace:
     parser.add_argument("command", choices=("start", "stop", "restart", "status", "reload"))
     parser.add_argument("--config-file", help="st2.conf (default $ST2_CONFIG_PATH or /etc/st2/st2.conf)")
     register = parser.add_argument_group("reload", "what reload registers (StackStorm's flags; default: all)")
-    register.add_argument("--register-all", action="store_true", help="runners, packs, actions and configs")
-    register.add_argument("--register-runners", action="store_true", help="runners")
-    register.add_argument("--register-actions", action="store_true", help="packs and their actions (and runners)")
-    register.add_argument("--register-configs", action="store_true", help="packs and their configs")
+    register.add_argument("--register-all", action="store_true", help=", ".join(CONTENT_TYPES))
+    for kind in CONTENT_TYPES:
+        register.add_argument(f"--register-{kind}", action="store_true", help=REGISTER_HELP[kind])
     register.add_argument("--register-fail-on-failure", dest="fail_on_failure", action="store_const", const=True,
                           default=True, help="exit non-zero when something fails to register (the default)")
     register.add_argument("--register-no-fail-on-failure", dest="fail_on_failure", action="store_const",

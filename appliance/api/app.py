@@ -6,7 +6,7 @@ import falcon
 
 from appliance import __version__
 from appliance.api.http import Authenticate, make_app, respond
-from appliance.api.resources import actions, credentials, executions, packs
+from appliance.api.resources import actions, credentials, executions, keys, packs, triggers
 from appliance.services.context import Context
 
 
@@ -35,6 +35,15 @@ def api_routes(ctx: Context) -> dict[str, object]:
         "/apikeys": credentials.ApiKeys(ctx),
         "/apikeys/{id_or_key}": credentials.ApiKey(ctx),
         "/user": credentials.User(),
+        "/triggertypes": triggers.TriggerTypes(ctx),
+        "/triggertypes/{ref_or_id}": triggers.TriggerType(ctx),
+        "/triggers": triggers.Triggers(ctx),
+        "/triggers/{ref_or_id}": triggers.Trigger(ctx),
+        "/triggerinstances": triggers.TriggerInstances(ctx),
+        "/triggerinstances/{instance_id}": triggers.TriggerInstance(ctx),
+        "/triggerinstances/{instance_id}/re_emit": triggers.TriggerInstanceReEmit(ctx),
+        "/keys": keys.Keys(ctx),
+        "/keys/{name}": keys.Key(ctx),
     }
     for path, resource in list(routes.items()):
         if path.startswith("/executions"):

@@ -15,7 +15,7 @@ from typing import Any, Callable, Optional
 from kombu import Connection, Consumer, Exchange, Producer, Queue
 
 from appliance import codec
-from appliance.bus.names import RUN, SCHEDULE, Names
+from appliance.bus.names import RULES, RUN, SCHEDULE, Names
 from appliance.bus.transports import transport_for
 
 LOG = logging.getLogger(__name__)
@@ -103,6 +103,7 @@ class Bus:
         self._durable = durable
         self.scheduler_queue = self._work_queue(self.names.scheduler_queue, SCHEDULE)
         self.runner_queue = self._work_queue(self.names.runner_queue, RUN)
+        self.rules_queue = self._work_queue(self.names.rules_queue, RULES)
         self._publishers: list[_Publisher] = []
         self._publishers_lock = threading.Lock()
         self._publisher_slots = threading.BoundedSemaphore(PUBLISHERS)
@@ -180,6 +181,11 @@ class Bus:
         body = {"execution_id": execution_id}
         self.publish(self.work_exchange, RUN, body, persistent=True, queue=self.runner_queue)
 
+    def request_rules(self, trigger_instance_id: str) -> None:
+        """A stored trigger instance for the rules engine to match against the rules."""
+        body = {"trigger_instance_id": trigger_instance_id}
+        self.publish(self.work_exchange, RULES, body, persistent=True, queue=self.rules_queue)
+
     def send_control(self, body: dict) -> None:
         self.publish(self.control_exchange, "", body)
 
@@ -192,6 +198,9 @@ class Bus:
 
     def consume_run(self, handler: Handler, prefetch: int = 16) -> Subscription:
         return Subscription(self, [self.runner_queue], handler, prefetch)
+
+    def consume_trigger_instances(self, handler: Handler, prefetch: int = 32) -> Subscription:
+        return Subscription(self, [self.rules_queue], handler, prefetch)
 
     def consume_control(self, handler: Handler, name: str) -> Subscription:
         queue = Queue(f"{self.names.control}.{name}", self.control_exchange, durable=False, auto_delete=True)

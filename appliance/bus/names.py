@@ -6,11 +6,13 @@
 | st2.execution.output  | topic  | create                  | an ActionExecutionOutput line | st2stream |
 | st2.work              | direct | schedule                | {"execution_id"}              | queue st2.scheduler.work (st2scheduler) |
 | st2.work              | direct | run                     | {"execution_id"}              | queue st2.actionrunner.work (st2actionrunner) |
+| st2.work              | direct | rules                   | {"trigger_instance_id"}       | queue st2.rulesengine.work (st2rulesengine) |
 | st2.control           | fanout | (none)                  | {"action": "cancel", "execution_id"} | one auto-delete queue per st2actionrunner |
 
 Work queues are durable and their messages persistent; a message is acknowledged only after its
 handler ran. Messages are hints: the database is the truth, and services sweep it for work a lost
 message would have announced. Stream stream events (st2.execution*) are transient.
+Trigger instances have no stream event: StackStorm 3.9's st2stream sends none.
 The stream event name is "<exchange>__<routing key>", e.g. st2.execution__update.
 """
 
@@ -47,6 +49,11 @@ class Names:
     def runner_queue(self) -> str:
         return f"{self.prefix}.actionrunner.work"
 
+    @property
+    def rules_queue(self) -> str:
+        return f"{self.prefix}.rulesengine.work"
+
 
 SCHEDULE = "schedule"
 RUN = "run"
+RULES = "rules"

@@ -1,1 +1,1 @@
-"""The datastore's pieces: its crypto key and ciphertext format (crypto.py)."""
+"""The datastore: its keys (keys.py: `st2 key ...`, `{{ st2kv... }}`) and its crypto (crypto.py)."""

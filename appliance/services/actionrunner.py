@@ -22,7 +22,7 @@ import yaml
 
 from appliance import models
 from appliance.models import PACKS
-from appliance.parameters import ParameterError, render
+from appliance.parameters import ParameterError, render, render_config
 from appliance.procfs import process_start_time, runner_alive, runner_identity
 from appliance.runners import RunContext, RunnerLoadError, RunnerSettings, RunResult, load
 from appliance.services.base import Service, run_service
@@ -158,12 +158,15 @@ class ActionRunnerService(Service):
         """Everything that can fail comes before the token is issued, so no failure leaves one alive."""
         action = doc["action"]
         parameters = self.ctx.executions.reveal(doc).get("parameters") or {}
-        runner_values, action_values = render(doc["runner"], action, parameters, doc["context"])
+        runner_values, action_values = render(doc["runner"], action, parameters, doc["context"], self.ctx.keys)
         pack = self.packs.find_one({"ref": action["pack"]}) or {}
         pack_path = pack.get("path", "")
         entry_point = _entry_point(pack_path, action.get("entry_point") or "")
         user = doc["context"].get("user") or self.ctx.config.get("system_user", "user")
         pack_config = read_pack_config(os.path.join(self.ctx.config.configs_path, f"{action['pack']}.yaml"))
+        if pack_config:  # its st2kv templates, with the schema's secret items decrypted
+            schema = read_pack_config(os.path.join(pack_path, "config.schema.yaml")) if pack_path else {}
+            pack_config = render_config(pack_config, schema, self.ctx.keys, user, action["pack"])
         env = {
             "ST2_ACTION_PACK_NAME": action["pack"],
             "ST2_ACTION_EXECUTION_ID": doc["id"],

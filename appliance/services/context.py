@@ -12,9 +12,11 @@ from appliance.bus import Bus, BusError
 from appliance.config import Config
 from appliance.content import Registrar
 from appliance.datastore.crypto import CryptoError, CryptoKey, create_key_file, read_key
+from appliance.datastore.keys import Keys
 from appliance.executions import Executions
 from appliance.private_files import private_file
 from appliance.store import Store, StoreError, open_store
+from appliance.triggers import Dispatcher
 
 LOG = logging.getLogger(__name__)
 
@@ -44,6 +46,16 @@ class Context:
     @cached_property
     def executions(self) -> Executions:
         return Executions(self.store, self.bus, self.config.get("webui", "webui_base_url"), self.crypto_key)
+
+    @cached_property
+    def keys(self) -> Keys:
+        """The datastore (`st2 key ...`, `{{ st2kv... }}`)."""
+        return Keys(self.store, self.crypto_key, on_change=self.triggers.dispatch)
+
+    @cached_property
+    def triggers(self) -> Dispatcher:
+        """What dispatches triggers: the rules engine, webhooks, timers, sensors and the notifier."""
+        return Dispatcher(self.store, self.bus, self.config.get("system", "validate_trigger_payload"))
 
     @cached_property
     def credentials(self) -> Credentials:

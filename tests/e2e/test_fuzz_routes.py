@@ -148,7 +148,22 @@ def route_table(config_path: str) -> list[Route]:
             for service, table in tables.items() for template, resource in table.items()]
 
 
+TRIGGER_TYPE = {"name": "fuzzed", "pack": "fuzz", "payload_schema": {"type": "object"}}
+
+
+def _dispatch(app: Appliance, trigger: str) -> str:
+    """A trigger instance stored in the appliance's database (no HTTP route creates one directly)."""
+    ctx = Context(config_module.load(app.config_path))
+    try:
+        return ctx.triggers.dispatch(trigger, {})["id"]
+    finally:
+        ctx.close()
+
+
 def make_seeds(app: Appliance) -> Seeds:
+    trigger_type = app.api("POST", "triggertypes", json=TRIGGER_TYPE)
+    assert trigger_type.status_code == 201, trigger_type.text
+    instance_id = _dispatch(app, "fuzz.fuzzed")
     action = app.api("POST", "actions", json={"name": "fuzzed", "pack": "fuzz", "runner_type": "noop",
                                               "parameters": {"p": {"type": "string", "default": "x"}}})
     assert action.status_code == 201, action.text
@@ -169,6 +184,7 @@ def make_seeds(app: Appliance) -> Seeds:
             "ref_or_id": ["fuzz.fuzzed", action.json()["id"], "core.noop", "core", pack_id],
             "name_or_id": ["noop", runner_id],
             "id_or_key": [key.json()["id"], key.json()["key"]],
+            "instance_id": [instance_id],
         },
         # Only the noop runner's actions: generated parameters must never reach a shell.
         body_values=["core.noop", "fuzz.fuzzed", "fuzz", "noop", "st2admin", app.token, *ids, 1000, 0, -1,
@@ -184,6 +200,7 @@ def make_seeds(app: Appliance) -> Seeds:
             "/apikeys/{id_or_key}": {"metadata": {"a": 1}, "enabled": True},
             "/packs/register": {"packs": ["core"], "types": ["actions"], "fail_on_failure": True},
             "/tokens": {"ttl": 60}, "/tokens/validate": {"token": app.token},
+            "/triggertypes": TRIGGER_TYPE, "/triggertypes/{ref_or_id}": TRIGGER_TYPE,
         },
         token=app.token, api_key=key.json()["key"], password=app.password,
     )
@@ -198,6 +215,8 @@ def restore(app: Appliance, seeds: Seeds) -> None:
     else:
         assert put.status_code == 200, put.text
     assert app.api("PUT", "runnertypes/noop", json={"enabled": True}).status_code == 200
+    if app.api("GET", "triggertypes/fuzz.fuzzed").status_code == 404:  # a fuzzed DELETE took it
+        assert app.api("POST", "triggertypes", json=TRIGGER_TYPE).status_code == 201
 
 
 def junk_text() -> st.SearchStrategy:

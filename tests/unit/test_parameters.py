@@ -90,3 +90,9 @@ def test_secrets_are_masked():
 def test_templates_cannot_reach_python_internals(template, tmp_path):
     with pytest.raises(ParameterError, match="Failed to render parameter 'cmd'"):
         render(RUNNER, LOCAL, {"cmd": template}, {"user": "bob"})
+
+
+@pytest.mark.parametrize("template", ["{{ 1/0 }}", "{{ 'a' + 1 }}", "{{ none_such | int }}"])
+def test_a_template_that_raises_is_a_parameter_error(template):
+    with pytest.raises(ParameterError, match="Failed to render parameter 'cmd'"):
+        render(RUNNER, LOCAL, {"cmd": template}, {"user": "bob"})

@@ -72,7 +72,7 @@ class _Base:
             raise bad_request(str(exc)) from None
         context = {**context, "user": user, "pack": action["pack"]}
         try:
-            render(runner_type, action, parameters, context)
+            render(runner_type, action, parameters, context, self.ctx.keys)
         except ParameterError as exc:
             # StackStorm records the failed execution, then answers 400.
             self.executions.create(action, runner_type, parameters, context, status=models.FAILED,
