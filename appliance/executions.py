@@ -83,9 +83,13 @@ class Executions:
         status: str = models.REQUESTED,
         result: Optional[dict] = None,
         delay_ms: Optional[int] = None,
+        execution_id: Optional[str] = None,
+        origin: Optional[dict] = None,
     ) -> dict:
-        """Store a new execution, announce it and, if it is requested, ask for it to be scheduled."""
-        execution_id = models.new_id()
+        """Store a new execution, announce it and, if it is requested, ask for it to be scheduled.
+        `execution_id` is given when the caller recorded it first (a rule enforcement); `origin` adds
+        what started it (StackStorm's rule, trigger, trigger_type and trigger_instance fields)."""
+        execution_id = execution_id or models.new_id()
         stamp = models.now()
         parameters = self._seal(parameters, runner_type, action)
         doc: dict[str, Any] = {
@@ -111,6 +115,7 @@ class Executions:
             doc["parent"] = context["parent"]["execution_id"]
         if result is not None:
             doc["result"] = result
+        doc.update(origin or {})
         if delay_ms:
             doc["delay"] = delay_ms
             due = models.parse_time(stamp) + datetime.timedelta(milliseconds=delay_ms)

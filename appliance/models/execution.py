@@ -69,6 +69,11 @@ EXECUTIONS = Entity(
         "result": Field(ANY),
         "delay": Field("integer"),
         "delay_until": Field("string"),
+        # what started it, when a rule did: {id, ref, ...} of each, as StackStorm's execution shows
+        "rule": Field("object"),
+        "trigger": Field("object"),
+        "trigger_type": Field("object"),
+        "trigger_instance": Field("object"),
     },
     # status, action.ref and parent are searched through the compound indexes they lead.
     indexed=("context.user", "start_timestamp", "runner.name", "liveaction.runner_info.hostname"),

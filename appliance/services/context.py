@@ -7,6 +7,7 @@ import sys
 from functools import cached_property
 
 from appliance import config as config_module
+from appliance.action_requests import ActionRequests
 from appliance.auth import Credentials, Htpasswd
 from appliance.bus import Bus, BusError
 from appliance.config import Config
@@ -56,6 +57,10 @@ class Context:
     def triggers(self) -> Dispatcher:
         """What dispatches triggers: the rules engine, webhooks, timers, sensors and the notifier."""
         return Dispatcher(self.store, self.bus, self.config.get("system", "validate_trigger_payload"))
+
+    @cached_property
+    def action_requests(self) -> ActionRequests:
+        return ActionRequests(self.store, self.executions, self.keys)
 
     @cached_property
     def credentials(self) -> Credentials:

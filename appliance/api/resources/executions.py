@@ -3,16 +3,14 @@
 from __future__ import annotations
 
 import json
-from typing import Optional
 
 import falcon
 
 from appliance import models
 from appliance.api.http import bad_request, json_object, not_found, respond
 from appliance.api.listing import list_collection, project, projection
-from appliance.models import ACTIONS, EXECUTION_REQUEST, EXECUTIONS, RUNNER_TYPES, Field, Schema
+from appliance.models import EXECUTION_REQUEST, EXECUTIONS, Field, Schema
 from appliance.models.schema import shown
-from appliance.parameters import ParameterError, render, validate_request
 from appliance.services.context import Context
 
 WORKFLOW_RUNNERS = ("orquesta", "action-chain")
@@ -33,8 +31,6 @@ class _Base:
     def __init__(self, ctx: Context):
         self.ctx = ctx
         self.executions = ctx.executions
-        self.actions = ctx.store.collection(ACTIONS)
-        self.runner_types = ctx.store.collection(RUNNER_TYPES)
 
     def _get(self, execution_id: str) -> dict:
         if execution_id == "last":
@@ -51,34 +47,6 @@ class _Base:
         if (req.get_param("show_secrets") or "").lower() in _BOOL_TRUE:
             return EXECUTIONS.public(self.executions.reveal(doc), show_secrets=True)
         return EXECUTIONS.public(doc)
-
-    def _request(
-        self, ref: str, parameters: dict, context: dict, user: Optional[str], delay_ms: Optional[int] = None
-    ) -> dict:
-        """Validate and create an execution of `ref`; nothing is stored when validation fails."""
-        action = self.actions.find_one({"ref": ref})
-        if action is None:
-            raise bad_request(f'Action "{ref}" cannot be found.')
-        if not action.get("enabled", True):
-            raise bad_request(f'Action "{ref}" cannot be executed because it is disabled.')
-        runner_type = self.runner_types.find_one({"name": action["runner_type"]})
-        if runner_type is None:
-            raise bad_request(f'Runner "{action["runner_type"]}" of action "{ref}" is not installed.')
-        if not runner_type.get("enabled", True):
-            raise bad_request(f'Runner "{runner_type["name"]}" is disabled.')
-        try:
-            validate_request(runner_type, action, parameters)
-        except ParameterError as exc:
-            raise bad_request(str(exc)) from None
-        context = {**context, "user": user, "pack": action["pack"]}
-        try:
-            render(runner_type, action, parameters, context, self.ctx.keys)
-        except ParameterError as exc:
-            # StackStorm records the failed execution, then answers 400.
-            self.executions.create(action, runner_type, parameters, context, status=models.FAILED,
-                                   result={"error": str(exc)})
-            raise bad_request(str(exc)) from None
-        return self.executions.create(action, runner_type, parameters, context, delay_ms=delay_ms)
 
 
 def _context_header(req: falcon.Request) -> dict:
@@ -100,7 +68,7 @@ class Executions(_Base):
         context = {**body["context"], **_context_header(req)}
         EXECUTION_REQUEST.fields["context"].validate("context", context)
         user = body.get("user") or req.context.user
-        doc = self._request(body["action"], body["parameters"], context, user, body.get("delay"))
+        doc = self.ctx.action_requests.request(body["action"], body["parameters"], context, user, body.get("delay"))
         respond(resp, self._public(req, doc), 201)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
@@ -199,6 +167,7 @@ class ExecutionReRun(_Base):
         context = {k: v for k, v in (original.get("context") or {}).items()
                    if k not in ("user", "pack", "re-run", "parent")}
         context["re-run"] = {"ref": original["id"]}
-        doc = self._request(original["action"]["ref"], parameters, context, req.context.user, body.get("delay"))
+        doc = self.ctx.action_requests.request(original["action"]["ref"], parameters, context, req.context.user,
+                                               body.get("delay"))
         respond(resp, self._public(req, doc), 201)
 
