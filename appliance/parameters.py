@@ -16,16 +16,29 @@ import jsonschema
 
 from appliance.datastore.crypto import CryptoError
 from appliance.datastore.keys import Keys, decrypt_kv
+from appliance.expressions.filters import FILTERS
 from appliance.models.parameter_specs import ST2_ONLY_KEYS
 from appliance.models.schema import SECRET_MASK
 
 # Sandboxed: a template from a request must not reach Python internals (cycler.__init__.__globals__).
 _jinja = jinja2.sandbox.SandboxedEnvironment(undefined=jinja2.StrictUndefined, keep_trailing_newline=True)
+_jinja.filters.update(FILTERS)  # StackStorm's filters, wherever it renders
 _jinja.filters["decrypt_kv"] = decrypt_kv
 
 
 class ParameterError(ValueError):
     """A request's parameters are invalid; the message is the API's faultstring."""
+
+
+def render_template(text: str, scope: dict) -> str:
+    """One template in the sandboxed environment (rule criteria patterns)."""
+    return _jinja.from_string(text).render(scope)
+
+
+def render_values(values: dict, scope: dict) -> dict:
+    """Templates among `values` rendered over `scope` and each other, in dependency order (a rule's
+    action parameters over `trigger`); ParameterError names the value that failed."""
+    return _render_all(values, scope)
 
 
 def merged_specs(runner_parameters: dict, action_parameters: dict) -> dict:
@@ -83,7 +96,9 @@ def render(
 ) -> tuple[dict, dict]:
     """Apply defaults, render Jinja over the other parameters, `action_context` and, given the
     datastore, `st2kv` (for the context's user), and split the result into (runner parameter
-    values, action parameter values)."""
+    values, action parameter values). A rule enforcement's values were rendered over the trigger
+    payload already (context `parameters_rendered`): they are taken literally, so that text from a
+    payload is never rendered as a template."""
     runner_specs = runner_type.get("runner_parameters") or {}
     specs = merged_specs(runner_specs, action.get("parameters") or {})
     raw: dict = {name: spec["default"] for name, spec in specs.items() if "default" in spec}
@@ -91,7 +106,8 @@ def render(
     scope: dict = {"action_context": context}
     if keys is not None:
         scope["st2kv"] = keys.namespace(context.get("api_user") or context.get("user"))
-    resolved = _render_all(raw, scope)
+    literal = given if context.get("parameters_rendered") else {}
+    resolved = _render_all(raw, scope, literal)
     for name, value in resolved.items():
         resolved[name] = _cast(value, (specs.get(name) or {}).get("type"))
     runner_values = {name: value for name, value in resolved.items() if name in runner_specs}
@@ -99,9 +115,11 @@ def render(
     return runner_values, action_values
 
 
-def _render_all(raw: dict, extra: dict) -> dict:
-    """Render templates in dependency order; a cycle or an unknown name is a ParameterError."""
-    done: dict = {name: value for name, value in raw.items() if not _templates_in(value)}
+def _render_all(raw: dict, extra: dict, literal: Optional[dict] = None) -> dict:
+    """Render templates in dependency order (`literal` values are final as they are); a cycle or
+    an unknown name is a ParameterError."""
+    literal = literal or {}
+    done: dict = {name: value for name, value in raw.items() if name in literal or not _templates_in(value)}
     pending = {name: value for name, value in raw.items() if name not in done}
     while pending:
         progressed = False

@@ -33,13 +33,14 @@ from appliance.services.context import (
     load_config_or_exit,
     setup_logging,
 )
+from appliance.services.rulesengine import RulesEngineService
 from appliance.services.scheduler import SchedulerService
 from appliance.services.stream import StreamService
 
 LOG = logging.getLogger(__name__)
 
 SERVICES: tuple[type[Service], ...] = (
-    AuthService, StreamService, SchedulerService, ActionRunnerService, ApiService,
+    AuthService, StreamService, SchedulerService, ActionRunnerService, RulesEngineService, ApiService,
 )
 MODES = ("threads", "processes")
 STOP_GRACE_SECONDS = 15.0  # between SIGTERM and SIGKILL of the children

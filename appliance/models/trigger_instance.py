@@ -27,6 +27,8 @@ TRIGGER_INSTANCES = Entity(
         "occurrence_time": Field("string", required=True),
         "status": Field("string", required=True, enum=STATUSES),
         "trace_context": Field(("object", "null"), hidden=True),
+        # the rules engine process working on it, so that a restart can tell one that died
+        "claimed_by": Field("object", hidden=True),
     },
     indexed=("occurrence_time",),
     compound=(("trigger", "occurrence_time"), ("status", "occurrence_time")),

@@ -96,3 +96,11 @@ def test_templates_cannot_reach_python_internals(template, tmp_path):
 def test_a_template_that_raises_is_a_parameter_error(template):
     with pytest.raises(ParameterError, match="Failed to render parameter 'cmd'"):
         render(RUNNER, LOCAL, {"cmd": template}, {"user": "bob"})
+
+
+def test_values_a_rule_rendered_are_not_rendered_again():
+    payload_text = "{{ action_context.user }}"  # from a webhook body: data, not a template
+    runner_values, _ = render(RUNNER, LOCAL, {"cmd": payload_text}, {"user": "bob", "parameters_rendered": True})
+    assert runner_values["cmd"] == payload_text
+    runner_values, _ = render(RUNNER, ECHO, {"message": "{{ x }}"}, {"user": "bob", "parameters_rendered": True})
+    assert runner_values["cmd"] == 'echo "{{ x }}"'  # the action's own template still renders

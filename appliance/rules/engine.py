@@ -1,0 +1,154 @@
+"""The rules engine's work on one trigger instance: claim it, find the enabled rules of its trigger,
+match their criteria (backstop rules only when no standard rule matched), and enforce each match:
+a rule enforcement, then the execution of the rule's action with its parameters rendered over the
+payload.
+
+Exactly once, even across a killed engine: the instance is claimed with a compare-and-set; each
+enforcement is keyed by (rule, instance) and records the id of its execution before the execution
+is created, so processing an instance again (its engine died) creates what is missing and nothing
+twice.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any, Optional
+
+from appliance import models, procfs
+from appliance.action_requests import ActionRequests, RequestError
+from appliance.datastore.keys import Keys
+from appliance.models import ValidationError
+from appliance.models.rule import RULE_ENFORCEMENTS, RULES
+from appliance.models.trigger_instance import PENDING, PROCESSED, PROCESSING, PROCESSING_FAILED, TRIGGER_INSTANCES
+from appliance.models.trigger_type import TRIGGER_TYPES
+from appliance.parameters import ParameterError, render_template, render_values
+from appliance.rules.criteria import evaluate
+from appliance.store import Conflict, Store
+
+LOG = logging.getLogger(__name__)
+
+
+class RulesEngine:
+    def __init__(self, store: Store, requests: ActionRequests, keys: Keys, system_user: str):
+        self.instances = store.collection(TRIGGER_INSTANCES)
+        self.rules = store.collection(RULES)
+        self.enforcements = store.collection(RULE_ENFORCEMENTS)
+        self.trigger_types = store.collection(TRIGGER_TYPES)
+        self.requests = requests
+        self.keys = keys
+        self.system_user = system_user
+        self.identity = procfs.runner_identity()
+
+    def claim(self, instance_id: str, from_status: str = PENDING, claimer: Optional[dict] = None) -> Optional[dict]:
+        """Take the instance for this process; None when another engine has it or it is done."""
+        expect: dict = {"status": from_status}
+        if claimer is not None:
+            expect["claimed_by.pid"] = claimer.get("pid")
+            expect["claimed_by.pid_start"] = claimer.get("pid_start")
+        return self.instances.update(instance_id, set_fields={"status": PROCESSING, "claimed_by": self.identity},
+                                     expect=expect)
+
+    def process(self, instance_id: str) -> None:
+        instance = self.claim(instance_id)
+        if instance is not None:
+            self.work(instance)
+
+    def work(self, instance: dict) -> None:
+        """Match and enforce a claimed instance, then mark it processed (or processing_failed)."""
+        failed = False
+        try:
+            for rule, matched, errors in self.verdicts(instance):
+                for number, error in enumerate(errors):
+                    self._failed_enforcement(rule, instance, number, error)
+                if matched:
+                    self.enforce(rule, instance)  # a refused action is a failed enforcement, not a failed instance
+        except Exception:  # a bug or a database error: recorded on the instance, never silent
+            LOG.exception("trigger instance %s could not be processed", instance["id"])
+            failed = True
+        self.instances.update(instance["id"], set_fields={"status": PROCESSING_FAILED if failed else PROCESSED})
+
+    def verdicts(self, instance: dict) -> list[tuple[dict, bool, tuple[str, ...]]]:
+        """(rule, matched, errors) for the enabled rules of the instance's trigger: standard rules,
+        then backstop rules if no standard rule matched. Errors met while matching become failed
+        enforcements, as in StackStorm, matched or not."""
+        rules = self.rules.find({"trigger.ref": instance["trigger"], "enabled": True}, sort=[("ref", 1)])
+        standard = [rule for rule in rules if (rule.get("type") or {}).get("ref", "standard") != "backstop"]
+        found = [self._verdict(rule, instance) for rule in standard]
+        if not any(matched for _, matched, _ in found):
+            found += [self._verdict(rule, instance) for rule in rules if rule not in standard]
+        return found
+
+    def _verdict(self, rule: dict, instance: dict) -> tuple[dict, bool, tuple[str, ...]]:
+        verdict = evaluate(rule.get("criteria") or {}, instance.get("payload") or {}, self._render, rule["ref"])
+        if not verdict.matched:
+            LOG.debug("rule %s: no match on %s (%s)", rule["ref"], verdict.key, verdict.reason)
+        prefix = f'Failed to match rule "{rule["ref"]}" against trigger instance "{instance["id"]}": '
+        return rule, verdict.matched, tuple(prefix + error for error in verdict.errors)
+
+    def _render(self, template: str, context: dict) -> Any:
+        lookups = self.keys.namespace(self.system_user)
+        return render_template(template, {**context, "st2kv": lookups, "system": lookups["system"]})
+
+    def enforce(self, rule: dict, instance: dict) -> bool:
+        """Record the enforcement, then request the execution; False when it failed (the reason is
+        on the enforcement, and there is no execution)."""
+        key = f"{rule['id']}:{instance['id']}"
+        existing = self.enforcements.find_one({"key": key})
+        if existing is not None and (existing.get("failure_reason") or
+                                     self.requests.executions.get(existing.get("execution_id") or "")):
+            return existing["status"] == "succeeded"  # done before this engine died
+        execution_id = existing["execution_id"] if existing else models.new_id()
+        if existing is None and not self._record(rule, instance, key, execution_id):
+            return True  # another engine recorded it meanwhile
+        try:
+            self._request(rule, instance, execution_id)
+        except (RequestError, ParameterError) as exc:
+            reason = str(exc)
+            LOG.info("rule %s on trigger instance %s: %s", rule["ref"], instance["id"], reason)
+            kept = getattr(exc, "execution", None) is not None
+            self.enforcements.update(self.enforcements.find_one({"key": key})["id"], set_fields={
+                "failure_reason": reason, "status": "failed", **({} if kept else {"execution_id": None})})
+            return False
+        return True
+
+    def _record(self, rule: dict, instance: dict, key: str, execution_id: str) -> bool:
+        doc = RULE_ENFORCEMENTS.build({
+            "id": models.new_id(), "key": key, "rule": {"id": rule["id"], "ref": rule["ref"], "uid": rule["uid"]},
+            "trigger_instance_id": instance["id"], "execution_id": execution_id, "enforced_at": models.now(),
+            "status": "succeeded"})
+        try:
+            self.enforcements.insert(doc)
+        except Conflict:
+            return False
+        return True
+
+    def _request(self, rule: dict, instance: dict, execution_id: str) -> dict:
+        action = rule["action"]
+        context = {"trigger_instance": {"id": instance["id"], "name": None},
+                   "rule": {"id": rule["id"], "name": rule["name"]},
+                   "trace_context": instance.get("trace_context") or {}}
+        scope_context = dict(context)
+        context["parameters_rendered"] = True  # payload text must not be rendered a second time
+        scope = {"trigger": instance.get("payload") or {},
+                 "action_context": {**scope_context, "user": self.system_user},
+                 "st2kv": self.keys.namespace(self.system_user)}
+        parameters = render_values(action.get("parameters") or {}, scope)
+        trigger_type = self.trigger_types.find_one({"ref": rule["trigger"]["type"]}) or {}
+        origin = {
+            "rule": {k: rule[k] for k in ("id", "ref", "uid", "name", "pack") if k in rule},
+            "trigger": rule["trigger"],
+            "trigger_type": {k: trigger_type[k] for k in ("id", "ref", "uid", "name", "pack") if k in trigger_type},
+            "trigger_instance": {k: instance[k] for k in ("id", "trigger", "occurrence_time", "payload")},
+        }
+        return self.requests.request(action["ref"], parameters, context, self.system_user,
+                                     execution_id=execution_id, origin=origin)
+
+    def _failed_enforcement(self, rule: dict, instance: dict, number: int, reason: str) -> None:
+        key = f"{rule['id']}:{instance['id']}:error:{number}"
+        doc = {"id": models.new_id(), "key": key, "rule": {"id": rule["id"], "ref": rule["ref"], "uid": rule["uid"]},
+               "trigger_instance_id": instance["id"], "failure_reason": reason, "enforced_at": models.now(),
+               "status": "failed"}
+        try:
+            self.enforcements.insert(RULE_ENFORCEMENTS.build(doc))
+        except (Conflict, ValidationError):
+            pass
