@@ -44,16 +44,63 @@ class Verdict:
     errors: Tuple[str, ...] = ()
 
 
-def evaluate(criteria: Optional[Mapping[str, Any]], payload: Any, render: Render, rule_ref: str = "") -> Verdict:
-    """Match `payload` against a rule's `criteria`; `rule_ref` only names the rule in error texts."""
+def evaluate(criteria: Optional[Mapping[str, Any]], payload: Any, render: Render, rule_ref: str = "",
+             looked_up: Optional[dict] = None) -> Verdict:
+    """Match `payload` against a rule's `criteria`; `rule_ref` only names the rule in error texts.
+    `looked_up` keeps the payload values found by key across the rules one instance is matched
+    against (hundreds of rules often test the same few keys)."""
     if criteria and not payload:
         return Verdict(False, reason="the trigger instance has no payload")
     run = _Run(render, rule_ref)
+    context = {"trigger": payload}
     for key, spec in (criteria or {}).items():
-        holds, why = run.criterion(key, spec, {"trigger": payload})
+        holds, why = run.criterion(key, spec, context, looked_up)
         if not holds:
             return Verdict(False, key, why, tuple(run.errors))
     return Verdict(True, errors=tuple(run.errors))
+
+
+@dataclass(frozen=True)
+class Compiled:
+    """A rule's criteria made ready once for the many instances it is matched against: `plain`
+    holds (key, operator, pattern) when no criterion needs rendering or a search, else None."""
+
+    criteria: Mapping[str, Any]
+    plain: Optional[Tuple[Tuple[str, operators.Operator, Any], ...]]
+
+
+def compile_criteria(criteria: Optional[Mapping[str, Any]]) -> Compiled:
+    plain = []
+    for key, spec in (criteria or {}).items():
+        if not isinstance(spec, dict) or "type" not in spec:
+            return Compiled(criteria or {}, None)
+        pattern = spec.get("pattern")
+        if isinstance(pattern, str) and (pattern.endswith("\n") or any(m in pattern for m in ("{{", "{%", "{#"))):
+            return Compiled(criteria or {}, None)
+        try:
+            compare = operators.get(spec["type"])
+        except (ValueError, AttributeError):
+            return Compiled(criteria or {}, None)
+        if compare is operators.search:
+            return Compiled(criteria or {}, None)
+        plain.append((key, compare, pattern))
+    return Compiled(criteria or {}, tuple(plain))
+
+
+def evaluate_compiled(compiled: Compiled, payload: Any, render: Render, rule_ref: str, looked_up: dict) -> Verdict:
+    """evaluate(), faster for plain criteria; anything unusual (an error to record) goes the full way."""
+    if compiled.plain is None or (compiled.criteria and not payload):
+        return evaluate(compiled.criteria, payload, render, rule_ref, looked_up)
+    context = {"trigger": payload}
+    for key, compare, pattern in compiled.plain:
+        try:
+            value = looked_up[key] if key in looked_up else looked_up.setdefault(key, _lookup(context, key))
+            holds = compare(value, pattern)
+        except Exception:  # the full evaluation records it as StackStorm words it
+            return evaluate(compiled.criteria, payload, render, rule_ref, looked_up)
+        if not holds:
+            return Verdict(False, key)
+    return Verdict(True)
 
 
 def _render_pattern(pattern: Any, context: Mapping[str, Any], render: Render) -> Any:
@@ -80,9 +127,10 @@ class _Run:
         self.rule_ref = rule_ref
         self.errors: List[str] = []
 
-    def criterion(self, key: str, spec: Any, context: Mapping[str, Any]) -> Tuple[bool, str]:
+    def criterion(self, key: str, spec: Any, context: Mapping[str, Any],
+                  looked_up: Optional[dict] = None) -> Tuple[bool, str]:
         """(holds, why not). Without a `type` a criterion is false: StackStorm has no default operator."""
-        if not isinstance(spec, Mapping) or "type" not in spec:
+        if not isinstance(spec, dict) or "type" not in spec:  # (criteria come from JSON or YAML: dicts)
             return False, "no operator type"
         name, pattern = spec["type"], spec.get("pattern")
         try:
@@ -90,7 +138,12 @@ class _Run:
         except Exception as exc:  # any template error fails this criterion
             return self._error(f'Failed to render pattern value "{pattern}" for key "{key}"', exc)
         try:
-            value = _lookup(context, key)
+            if looked_up is None:
+                value = _lookup(context, key)
+            elif key in looked_up:
+                value = looked_up[key]
+            else:
+                value = looked_up[key] = _lookup(context, key)
         except Exception as exc:  # jsonpath-rw raises a bare Exception on a bad path
             return self._error(f"Failed transforming criteria key {key}", exc)
         try:

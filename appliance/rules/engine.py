@@ -12,20 +12,25 @@ twice.
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any, Optional
 
 from appliance import models, procfs
 from appliance.action_requests import ActionRequests, RequestError
 from appliance.datastore.keys import Keys
 from appliance.models import ValidationError
+from appliance.models.revision import current
 from appliance.models.rule import RULE_ENFORCEMENTS, RULES
 from appliance.models.trigger_instance import PENDING, PROCESSED, PROCESSING, PROCESSING_FAILED, TRIGGER_INSTANCES
 from appliance.models.trigger_type import TRIGGER_TYPES
 from appliance.parameters import ParameterError, render_template, render_values
-from appliance.rules.criteria import evaluate
+from appliance.rules.criteria import Compiled, compile_criteria, evaluate_compiled
 from appliance.store import Conflict, Store
 
 LOG = logging.getLogger(__name__)
+CACHE_SECONDS = 30.0  # a safety net: rule writes bump the revision, which ends the cache at once
+CACHE_TRIGGERS = 1000
+Rule = tuple[dict, Compiled]  # a rule document and its criteria made ready
 
 
 class RulesEngine:
@@ -38,6 +43,8 @@ class RulesEngine:
         self.keys = keys
         self.system_user = system_user
         self.identity = procfs.runner_identity()
+        self.store = store
+        self._cache: dict[str, tuple[str, float, tuple[list[Rule], list[Rule]]]] = {}
 
     def claim(self, instance_id: str, from_status: str = PENDING, claimer: Optional[dict] = None) -> Optional[dict]:
         """Take the instance for this process; None when another engine has it or it is done."""
@@ -71,17 +78,36 @@ class RulesEngine:
         """(rule, matched, errors) for the enabled rules of the instance's trigger: standard rules,
         then backstop rules if no standard rule matched. Errors met while matching become failed
         enforcements, as in StackStorm, matched or not."""
-        rules = self.rules.find({"trigger.ref": instance["trigger"], "enabled": True}, sort=[("ref", 1)])
-        standard = [rule for rule in rules if (rule.get("type") or {}).get("ref", "standard") != "backstop"]
-        found = [self._verdict(rule, instance) for rule in standard]
+        standard, backstop = self._rules_of(instance["trigger"])
+        looked_up: dict = {}
+        found = [self._verdict(rule, instance, looked_up) for rule in standard]
         if not any(matched for _, matched, _ in found):
-            found += [self._verdict(rule, instance) for rule in rules if rule not in standard]
+            found += [self._verdict(rule, instance, looked_up) for rule in backstop]
         return found
 
-    def _verdict(self, rule: dict, instance: dict) -> tuple[dict, bool, tuple[str, ...]]:
-        verdict = evaluate(rule.get("criteria") or {}, instance.get("payload") or {}, self._render, rule["ref"])
-        if not verdict.matched:
-            LOG.debug("rule %s: no match on %s (%s)", rule["ref"], verdict.key, verdict.reason)
+    def _rules_of(self, trigger_ref: str) -> tuple[list[Rule], list[Rule]]:
+        """(standard, backstop) enabled rules of a trigger, kept until the rules' revision changes
+        (every rule write bumps it) or CACHE_SECONDS pass: one read by id per instance, not one
+        parse of every rule."""
+        revision = current(self.store, "rules")
+        cached = self._cache.get(trigger_ref)
+        if cached is not None and cached[0] == revision and time.monotonic() - cached[1] < CACHE_SECONDS:
+            return cached[2]
+        standard: list[Rule] = []
+        backstop: list[Rule] = []
+        for rule in self.rules.find({"trigger.ref": trigger_ref, "enabled": True}, sort=[("ref", 1)]):
+            compiled = (rule, compile_criteria(rule.get("criteria")))
+            (backstop if (rule.get("type") or {}).get("ref") == "backstop" else standard).append(compiled)
+        if len(self._cache) > CACHE_TRIGGERS:
+            self._cache.clear()
+        self._cache[trigger_ref] = (revision, time.monotonic(), (standard, backstop))
+        return standard, backstop
+
+    def _verdict(self, compiled: Rule, instance: dict, looked_up: dict) -> tuple[dict, bool, tuple[str, ...]]:
+        rule, criteria = compiled
+        verdict = evaluate_compiled(criteria, instance.get("payload") or {}, self._render, rule["ref"], looked_up)
+        if not verdict.errors:
+            return rule, verdict.matched, ()
         prefix = f'Failed to match rule "{rule["ref"]}" against trigger instance "{instance["id"]}": '
         return rule, verdict.matched, tuple(prefix + error for error in verdict.errors)
 
