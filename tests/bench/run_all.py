@@ -2,7 +2,8 @@
 
 Runs tests/bench/bench_e2e.py (a real appliance, embedded and over RabbitMQ, plus listing over 100k
 stored executions), tests/bench/bench_clush.py (clush.cmd over 1024 nodes against plain ClusterShell),
-tests/bench/bench_rules.py (rules-engine throughput with 500 rules) and tests/bench/bench_store.py, each as a child process whose output is passed through as it comes.
+tests/bench/bench_rules.py (rules-engine throughput with 500 rules) and tests/bench/bench_store.py,
+each as a child process whose output is passed through as it comes.
 A child that overruns its share gets SIGTERM (it then stops its appliances and deletes its vhosts),
 then SIGKILL if it has not exited 60 s later.
 
