@@ -99,15 +99,16 @@ _EXPRESSIONS = {
 
 
 def _check_expression(field: str, expression: str) -> None:
+    named = f'{field} "{expression[:80]}"'
     for pattern, check in _EXPRESSIONS.get(field, _ANY_FIELD):
         match = pattern.match(expression)
         if match:
             try:
                 check(field, match)
-            except ValueError as exc:
-                raise ValueError(f'{field} "{expression}": {exc}') from None
+            except ValueError as exc:  # also int() of thousands of digits
+                raise ValueError(f"{named}: {exc}") from None
             return
-    raise ValueError(f'{field} "{expression}" is not a cron expression this field accepts')
+    raise ValueError(f"{named} is not a cron expression this field accepts")
 
 
 def _check_timezone(name: str) -> None:

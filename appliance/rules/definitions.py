@@ -12,6 +12,9 @@ without parameters has one shadow trigger (made with the type) that all its rule
 parameters gets one trigger per set of parameters, named with a uuid4 in the type's pack, shared by
 the rules that give equal parameters and deleted with the last of them. StackStorm keeps a ref_count
 on the trigger for that; here the count is the rules pointing at it, so it cannot drift.
+
+Every rule write bumps the "rules" revision (appliance/revisions.py): the rules engine's cache of
+enabled rules per trigger ends with it.
 """
 
 from __future__ import annotations
@@ -22,20 +25,15 @@ from typing import Optional
 from appliance.models import ACTIONS, RULES, TRIGGER_TYPES, TRIGGERS, ValidationError, new_id, ref_of
 from appliance.models.schema import shown
 from appliance.models.trigger import identify as identify_trigger
+from appliance.revisions import bump
 from appliance.rules.cron import check_cron
-from appliance.store import Collection, Store, StoreError
+from appliance.store import Store, StoreError
 from appliance.triggers import ALWAYS_VALIDATED, SYSTEM_PACK, payload_problem
 
 CRON_TIMER = ref_of(SYSTEM_PACK, "st2.CronTimer")
 # The keys StackStorm accepts in a rule's `type` and `action` (a view's action.description is not stored).
 _TYPE_KEYS = ("ref", "parameters")
 _ACTION_KEYS = ("ref", "parameters", "description")
-
-
-def enabled_rules(rules: Collection, trigger_ref: str) -> list[dict]:
-    """The enabled rules that fire on the trigger `trigger_ref` (a trigger instance's `trigger`), by
-    pack and name: what the rules engine matches an instance against."""
-    return rules.find({"trigger.ref": trigger_ref, "enabled": True}, sort=[("pack", 1), ("name", 1)])
 
 
 def _only(value: dict, allowed: tuple[str, ...], field: str) -> None:
@@ -49,6 +47,7 @@ class RuleDefinitions:
     """Builds, stores and deletes rules together with the triggers they use."""
 
     def __init__(self, store: Store, validate_pack_parameters: bool = True):
+        self.store = store
         self.rules = store.collection(RULES)
         self.trigger_types = store.collection(TRIGGER_TYPES)
         self.triggers = store.collection(TRIGGERS)
@@ -72,12 +71,14 @@ class RuleDefinitions:
             if new_trigger:
                 self.triggers.delete(trigger["id"])
             raise
+        bump(self.store, "rules")
         if existing is not None:
             self.release(existing["trigger"]["ref"])
         return saved
 
     def delete(self, rule: dict) -> None:
         self.rules.delete(rule["id"])
+        bump(self.store, "rules")
         self.release(rule["trigger"]["ref"])
 
     def release(self, trigger_ref: str) -> None:
@@ -127,13 +128,13 @@ class RuleDefinitions:
         if ref in ALWAYS_VALIDATED or self.validate_pack_parameters:
             problem = payload_problem(schema, parameters)
             if problem:
-                raise ValidationError(f'Invalid parameters for trigger type "{ref}": {problem} '
-                                      "(field 'trigger.parameters')", "trigger.parameters")
+                raise ValidationError(f'Invalid trigger.parameters for trigger type "{ref}": {problem}',
+                                      "trigger.parameters")
         if ref == CRON_TIMER:
             try:
                 check_cron(parameters)
             except ValueError as exc:
-                raise ValidationError(f"Invalid {ref} parameters: {exc} (field 'trigger.parameters')",
+                raise ValidationError(f'Invalid trigger.parameters for trigger type "{ref}": {exc}',
                                       "trigger.parameters") from None
 
     def _check_action(self, ref: str) -> None:

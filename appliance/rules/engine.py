@@ -19,11 +19,11 @@ from appliance import models, procfs
 from appliance.action_requests import ActionRequests, RequestError
 from appliance.datastore.keys import Keys
 from appliance.models import ValidationError
-from appliance.models.revision import current
 from appliance.models.rule import RULE_ENFORCEMENTS, RULES
 from appliance.models.trigger_instance import PENDING, PROCESSED, PROCESSING, PROCESSING_FAILED, TRIGGER_INSTANCES
 from appliance.models.trigger_type import TRIGGER_TYPES
 from appliance.parameters import ParameterError, render_template, render_values
+from appliance.revisions import current
 from appliance.rules.criteria import Compiled, compile_criteria, evaluate_compiled
 from appliance.store import Conflict, Store
 
