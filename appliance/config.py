@@ -129,6 +129,7 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
         "base_path": (str, "/opt/stackstorm"),
         "data_path": (str, ""),
         "validate_trigger_payload": (_bool, True),  # webhook and timer payloads are checked regardless
+        "validate_trigger_parameters": (_bool, True),  # webhook and timer rules' parameters are checked regardless
     },
     "content": {
         "system_packs_base_path": (str, ""),
@@ -139,6 +140,10 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
         "virtualenv_binary": (_executable, ""),
         "stream_output": (_bool, True),
         "workers": (int, 16),
+    },
+    "action_sensor": {
+        "enable": (_bool, True),  # st2notifier sends core.st2.generic.actiontrigger
+        "emit_when": (_list, ["succeeded", "failed", "timeout", "canceled", "abandoned"]),
     },
     "system_user": {
         "user": (str, "stanley"),

@@ -10,22 +10,23 @@ from __future__ import annotations
 import glob
 import logging
 import os
-from typing import Iterable, Optional
+from typing import Callable, Iterable, Optional
 
 import yaml
 
 from appliance import models, runners
-from appliance.models import ACTIONS, PACKS, RUNNER_TYPES, TRIGGER_TYPES, TRIGGERS, ValidationError
+from appliance.models import ACTIONS, PACKS, RUNNER_TYPES, TRIGGER_TYPES, TRIGGERS, ValidationError, ref_of
 from appliance.models import trigger_type as trigger_type_model
 from appliance.models.action import identify
 from appliance.models.schema import shown
 from appliance.models.trigger import shadow_of
+from appliance.rules.definitions import RuleDefinitions
 from appliance.store import Collection, Store
 from appliance.triggers import SYSTEM_TRIGGER_TYPES
 
 LOG = logging.getLogger(__name__)
 
-CONTENT_TYPES = ("runners", "actions", "triggers", "configs")
+CONTENT_TYPES = ("runners", "actions", "triggers", "rules", "configs")
 
 
 class ContentError(ValidationError):
@@ -65,6 +66,14 @@ def _metadata_files(pack_dir: str, folder: str) -> list[str]:
     return sorted(found)
 
 
+def _pack_metadata(pack: str, pack_dir: str, path: str) -> dict:
+    """A pack's metadata file with its pack (filled in when missing, an error when another) and path."""
+    meta = read_yaml(path)
+    if meta.get("pack") and meta["pack"] != pack:
+        raise ContentError(f'{path}: the file is in pack "{pack}" but names pack {shown(meta["pack"])}')
+    return {**meta, "pack": pack, "metadata_file": os.path.relpath(path, pack_dir)}
+
+
 def build_action(body: dict, runner_types: Collection, existing: Optional[dict] = None) -> dict:
     """An action document from a metadata file or an API body, its runner type checked."""
     action = identify(ACTIONS.build(body, existing))
@@ -74,14 +83,16 @@ def build_action(body: dict, runner_types: Collection, existing: Optional[dict] 
 
 
 class Registrar:
-    """Upserts runner types, packs, actions and trigger types, and checks pack configs."""
+    """Upserts runner types, packs, actions, trigger types and rules, and checks pack configs."""
 
-    def __init__(self, store: Store, packs_paths: list[str], configs_path: str = ""):
+    def __init__(self, store: Store, packs_paths: list[str], configs_path: str = "",
+                 validate_trigger_parameters: bool = True):
         self.runner_types = store.collection(RUNNER_TYPES)
         self.packs = store.collection(PACKS)
         self.actions = store.collection(ACTIONS)
         self.trigger_types = store.collection(TRIGGER_TYPES)
         self.triggers = store.collection(TRIGGERS)
+        self.rule_definitions = RuleDefinitions(store, validate_trigger_parameters)
         self.packs_paths = packs_paths
         self.configs_path = configs_path
 
@@ -163,12 +174,19 @@ class Registrar:
             self.register_trigger_type(body)
 
     def register_pack_trigger(self, pack: str, pack_dir: str, path: str) -> dict:
-        meta = read_yaml(path)
-        if meta.get("pack") and meta["pack"] != pack:
-            raise ContentError(f'{path}: the file is in pack "{pack}" but names pack {shown(meta["pack"])}')
-        body = {**meta, "pack": pack, "metadata_file": os.path.relpath(path, pack_dir)}
+        body = _pack_metadata(pack, pack_dir, path)
         try:
             return self.register_trigger_type(body)
+        except ValidationError as exc:
+            raise ContentError(f"{path}: {exc}") from None
+
+    def register_rule(self, pack: str, pack_dir: str, path: str) -> dict:
+        """Create or replace a pack's rule. As StackStorm's registrar, a rule keeps its id, and its
+        `enabled` comes from the file (false when the file does not say)."""
+        body = _pack_metadata(pack, pack_dir, path)
+        existing = self.rule_definitions.rules.find_one({"ref": ref_of(pack, str(body.get("name")))})
+        try:
+            return self.rule_definitions.save(body, existing)
         except ValidationError as exc:
             raise ContentError(f"{path}: {exc}") from None
 
@@ -188,8 +206,8 @@ class Registrar:
         types: Iterable[str] = CONTENT_TYPES,
     ) -> dict:
         """Register the named packs (or all) for the given content types; returns StackStorm's
-        count dict with one key per registered type (packs come with actions, triggers and configs).
-        The system trigger types are registered every time."""
+        count dict with one key per registered type (packs come with actions, triggers, rules and
+        configs). The system trigger types are registered every time."""
         if isinstance(packs, str):
             raise ContentError("packs must be a list of pack names")
         types = tuple(types)
@@ -200,12 +218,12 @@ class Registrar:
         self.register_system_trigger_types()
         if "runners" in types:
             counts["runners"] = self.register_runners()
-        if {"actions", "triggers", "configs"} & set(types):
+        if {"actions", "triggers", "rules", "configs"} & set(types):
             counts["packs"] = 0
             for kind in ("actions", "triggers"):
                 if kind in types:
                     counts[kind] = 0
-            registered = []
+            registered = {}
             for directory in self.pack_dirs(packs):
                 try:
                     pack, actions = self.register_pack(directory, with_actions="actions" in types)
@@ -214,25 +232,32 @@ class Registrar:
                         raise
                     LOG.warning("skipping pack %s: %s", directory, exc)
                     continue
-                registered.append(pack["ref"])
+                registered[pack["ref"]] = directory
                 counts["packs"] += 1
                 if "actions" in types:
                     counts["actions"] += actions
                 if "triggers" in types:
-                    counts["triggers"] += self._pack_triggers(pack["ref"], directory, fail_on_failure)
+                    counts["triggers"] += self._pack_files(pack["ref"], directory, "triggers",
+                                                           self.register_pack_trigger, fail_on_failure)
+            if "rules" in types:  # once every pack's actions and trigger types are in: rules name them
+                counts["rules"] = sum(self._pack_files(ref, directory, "rules", self.register_rule, fail_on_failure)
+                                      for ref, directory in registered.items())
             if "configs" in types:
-                counts["configs"] = self._configs(registered, fail_on_failure)
+                counts["configs"] = self._configs(list(registered), fail_on_failure)
         return counts
 
-    def _pack_triggers(self, pack: str, directory: str, fail_on_failure: bool) -> int:
+    def _pack_files(self, pack: str, directory: str, folder: str, register: Callable[[str, str, str], dict],
+                    fail_on_failure: bool) -> int:
+        """Register each metadata file of a pack folder; one that fails stops everything, or with
+        fail_on_failure off is logged and skipped."""
         count = 0
-        for path in _metadata_files(directory, "triggers"):
+        for path in _metadata_files(directory, folder):
             try:
-                self.register_pack_trigger(pack, directory, path)
+                register(pack, directory, path)
             except ContentError as exc:
                 if fail_on_failure:
                     raise
-                LOG.warning("skipping trigger type %s: %s", path, exc)
+                LOG.warning("skipping %s: %s", path, exc)
                 continue
             count += 1
         return count

@@ -230,7 +230,8 @@ def cmd_status(config: Config) -> int:
 
 
 REGISTER_HELP = {"runners": "runners", "actions": "packs and their actions (and runners)",
-                 "triggers": "packs and their trigger types", "configs": "packs and their configs"}
+                 "triggers": "packs and their trigger types", "rules": "packs and their rules",
+                 "configs": "packs and their configs"}
 
 
 def reload_types(args: argparse.Namespace) -> tuple[str, ...]:

@@ -33,14 +33,17 @@ from appliance.services.context import (
     load_config_or_exit,
     setup_logging,
 )
+from appliance.services.notifier import NotifierService
 from appliance.services.rulesengine import RulesEngineService
 from appliance.services.scheduler import SchedulerService
 from appliance.services.stream import StreamService
+from appliance.services.timersengine import TimersEngineService
 
 LOG = logging.getLogger(__name__)
 
 SERVICES: tuple[type[Service], ...] = (
-    AuthService, StreamService, SchedulerService, ActionRunnerService, RulesEngineService, ApiService,
+    AuthService, StreamService, SchedulerService, ActionRunnerService, RulesEngineService, NotifierService,
+    TimersEngineService, ApiService,
 )
 MODES = ("threads", "processes")
 STOP_GRACE_SECONDS = 15.0  # between SIGTERM and SIGKILL of the children

@@ -6,7 +6,7 @@ import falcon
 
 from appliance import __version__
 from appliance.api.http import Authenticate, make_app, respond
-from appliance.api.resources import actions, credentials, executions, keys, packs, triggers
+from appliance.api.resources import actions, credentials, executions, keys, packs, rules, timers, triggers, webhooks
 from appliance.services.context import Context
 
 
@@ -42,8 +42,20 @@ def api_routes(ctx: Context) -> dict[str, object]:
         "/triggerinstances": triggers.TriggerInstances(ctx),
         "/triggerinstances/{instance_id}": triggers.TriggerInstance(ctx),
         "/triggerinstances/{instance_id}/re_emit": triggers.TriggerInstanceReEmit(ctx),
+        "/timers": timers.Timers(ctx),
+        "/timers/{ref_or_id}": timers.Timer(ctx),
         "/keys": keys.Keys(ctx),
         "/keys/{name}": keys.Key(ctx),
+        "/rules": rules.Rules(ctx),
+        "/rules/views": rules.RuleViews(ctx),
+        "/rules/views/{ref_or_id}": rules.RuleView(ctx),
+        "/rules/{ref_or_id}": rules.Rule(ctx),
+        "/ruletypes": rules.RuleTypes(),
+        "/ruletypes/{rule_type}": rules.RuleType(),
+        "/ruleenforcements": rules.RuleEnforcements(ctx),
+        "/ruleenforcements/{enforcement_id}": rules.RuleEnforcement(ctx),
+        "/webhooks": webhooks.Webhooks(ctx),
+        "/webhooks/{hook:path}": webhooks.Webhook(ctx),  # a webhook's url may hold slashes
     }
     for path, resource in list(routes.items()):
         if path.startswith("/executions"):

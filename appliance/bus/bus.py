@@ -12,7 +12,7 @@ import threading
 import time
 from typing import Any, Callable, Optional
 
-from kombu import Connection, Consumer, Exchange, Producer, Queue
+from kombu import Connection, Consumer, Exchange, Producer, Queue, binding
 
 from appliance import codec
 from appliance.bus.names import RULES, RUN, SCHEDULE, Names
@@ -201,6 +201,14 @@ class Bus:
 
     def consume_trigger_instances(self, handler: Handler, prefetch: int = 32) -> Subscription:
         return Subscription(self, [self.rules_queue], handler, prefetch)
+
+    def consume_execution_updates(self, handler: Handler, prefetch: int = 32) -> Subscription:
+        """Execution creates and updates for st2notifier: one durable queue shared by every
+        notifier, so each message goes to one of them."""
+        keys = ("create", "update")
+        queue = Queue(self.names.notifier_queue, bindings=[binding(self.execution_exchange, key) for key in keys],
+                      durable=self._durable, auto_delete=False)
+        return Subscription(self, [queue], handler, prefetch)
 
     def consume_control(self, handler: Handler, name: str) -> Subscription:
         queue = Queue(f"{self.names.control}.{name}", self.control_exchange, durable=False, auto_delete=True)

@@ -3,6 +3,7 @@
 | exchange              | type   | routing keys            | body                          | consumers |
 |-----------------------|--------|-------------------------|-------------------------------|-----------|
 | st2.execution         | topic  | create, update, delete  | the ActionExecution document  | st2stream (one auto-delete queue per process) |
+| st2.execution         | topic  | create, update          | the ActionExecution document  | queue st2.notifier.work (st2notifier) |
 | st2.execution.output  | topic  | create                  | an ActionExecutionOutput line | st2stream |
 | st2.work              | direct | schedule                | {"execution_id"}              | queue st2.scheduler.work (st2scheduler) |
 | st2.work              | direct | run                     | {"execution_id"}              | queue st2.actionrunner.work (st2actionrunner) |
@@ -52,6 +53,10 @@ class Names:
     @property
     def rules_queue(self) -> str:
         return f"{self.prefix}.rulesengine.work"
+
+    @property
+    def notifier_queue(self) -> str:
+        return f"{self.prefix}.notifier.work"
 
 
 SCHEDULE = "schedule"

@@ -74,9 +74,12 @@ EXECUTIONS = Entity(
         "trigger": Field("object"),
         "trigger_type": Field("object"),
         "trigger_instance": Field("object"),
+        # False until st2notifier claims the completion (compare-and-set), so it is sent once; older
+        # documents lack it and are never swept
+        "notified": Field("boolean", default=False, hidden=True),
     },
     # status, action.ref and parent are searched through the compound indexes they lead.
-    indexed=("context.user", "start_timestamp", "runner.name", "liveaction.runner_info.hostname"),
+    indexed=("context.user", "start_timestamp", "runner.name", "liveaction.runner_info.hostname", "notified"),
     compound=(("status", "start_timestamp"), ("action.ref", "start_timestamp"),
               ("status", "action.ref", "start_timestamp"), ("parent", "start_timestamp")),
     mask=_mask_parameters,

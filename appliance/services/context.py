@@ -72,7 +72,8 @@ class Context:
 
     @cached_property
     def registrar(self) -> Registrar:
-        return Registrar(self.store, self.config.packs_paths, self.config.configs_path)
+        return Registrar(self.store, self.config.packs_paths, self.config.configs_path,
+                         self.config.get("system", "validate_trigger_parameters"))
 
     def check(self) -> None:
         """Open the store, the bus and the datastore key now, so that a bad setting stops the

@@ -24,6 +24,7 @@ from hypothesis import strategies as st
 
 from appliance import config as config_module
 from appliance.api.app import api_routes, auth_routes
+from appliance.models import RULE_ENFORCEMENTS, new_id, now
 from appliance.services.context import Context
 
 pytestmark = pytest.mark.e2e
@@ -44,13 +45,14 @@ ASPECTS = {"POST": ("body", "query", "body", "path", "body", "headers", "method"
 QUERY_PARAMS = ("limit", "offset", "include_attributes", "exclude_attributes", "show_secrets", "status",
                 "action", "parent", "user", "timestamp_gt", "timestamp_lt", "sort_asc", "sort_desc", "runner",
                 "liveaction", "trigger_instance", "rule", "id", "name", "pack", "ref", "runner_type",
-                "output_type", "x-auth-token", "st2-api-key")
+                "output_type", "x-auth-token", "st2-api-key", "enabled", "trigger", "rule_ref", "rule_id", "execution",
+                "enforced_at_gt", "enforced_at_lt")
 # Body fields some route reads, and the keys found inside them (parameter specs, context).
 BODY_FIELDS = ("action", "parameters", "context", "user", "delay", "status", "name", "pack", "runner_type",
                "enabled", "entry_point", "description", "tags", "notify", "output_schema", "metadata_file",
                "metadata", "key_hash", "id", "created_at", "packs", "types", "fail_on_failure", "ttl", "token",
                "tasks", "reset", "parent", "execution_id", "type", "default", "required", "secret", "immutable",
-               "enum", "position", "p")
+               "enum", "position", "p", "trigger", "criteria", "pattern", "url")
 JUNK = ("..", "../..", "%00", "\x00", "a" * 5000, "null", "-1", "0", "1e309", "9" * 40, "true", "[]", "{}",
         "{{ 1/0 }}", "{{ st2kv.system.x }}", "<% 1 %>", "%", "%zz", "%ff", " ", "é/ü", "💥", ",", "a,b", "last")
 # Junk for header values, sent as UTF-8; without control characters or outer spaces, which the HTTP
@@ -160,6 +162,22 @@ def _dispatch(app: Appliance, trigger: str) -> str:
         ctx.close()
 
 
+RULE = {"name": "fuzzed", "pack": "fuzz", "trigger": {"type": "core.st2.webhook", "parameters": {"url": "fuzz/rule"}},
+        "criteria": {"trigger.body.a": {"type": "equals", "pattern": 1}}, "action": {"ref": "fuzz.fuzzed"}}
+
+
+def _enforcement(app: Appliance, rule: dict, instance_id: str) -> str:
+    """A rule enforcement stored as the rules engine stores one (no HTTP route creates one)."""
+    ctx = Context(config_module.load(app.config_path))
+    try:
+        doc = RULE_ENFORCEMENTS.build({"id": new_id(), "key": f"{rule['id']}:{instance_id}", "status": "succeeded",
+                                       "rule": {k: rule[k] for k in ("id", "ref", "uid")}, "enforced_at": now(),
+                                       "trigger_instance_id": instance_id, "execution_id": new_id()})
+        return ctx.store.collection(RULE_ENFORCEMENTS).insert(doc)["id"]
+    finally:
+        ctx.close()
+
+
 def make_seeds(app: Appliance) -> Seeds:
     trigger_type = app.api("POST", "triggertypes", json=TRIGGER_TYPE)
     assert trigger_type.status_code == 201, trigger_type.text
@@ -173,6 +191,12 @@ def make_seeds(app: Appliance) -> Seeds:
     assert delayed.status_code == 201, delayed.text
     key = app.api("POST", "apikeys", json={})
     assert key.status_code == 201, key.text
+    rule = app.api("POST", "rules", json=RULE)
+    assert rule.status_code == 201, rule.text
+    enforcement_id = _enforcement(app, rule.json(), instance_id)
+    rule_type_id = app.api("GET", "ruletypes").json()[0]["id"]
+    webhook = app.api("POST", "triggers", json={"type": "core.st2.webhook", "parameters": {"url": "fuzz/hook"}})
+    assert webhook.status_code == 201, webhook.text
     pack_id = app.api("GET", "packs/core").json()["id"]
     runner_id = app.api("GET", "runnertypes/noop").json()["id"]
     ids = [done["id"], delayed.json()["id"], action.json()["id"], key.json()["id"]]
@@ -181,10 +205,13 @@ def make_seeds(app: Appliance) -> Seeds:
     return Seeds(
         path_values={
             "execution_id": [done["id"], delayed.json()["id"], "last"],
-            "ref_or_id": ["fuzz.fuzzed", action.json()["id"], "core.noop", "core", pack_id],
+            "ref_or_id": ["fuzz.fuzzed", action.json()["id"], "core.noop", "core", pack_id, rule.json()["id"]],
             "name_or_id": ["noop", runner_id],
             "id_or_key": [key.json()["id"], key.json()["key"]],
             "instance_id": [instance_id],
+            "rule_type": ["standard", rule_type_id],
+            "enforcement_id": [enforcement_id],
+            "hook:path": ["st2", "fuzz/hook"],
         },
         # Only the noop runner's actions: generated parameters must never reach a shell.
         body_values=["core.noop", "fuzz.fuzzed", "fuzz", "noop", "st2admin", app.token, *ids, 1000, 0, -1,
@@ -201,19 +228,27 @@ def make_seeds(app: Appliance) -> Seeds:
             "/packs/register": {"packs": ["core"], "types": ["actions"], "fail_on_failure": True},
             "/tokens": {"ttl": 60}, "/tokens/validate": {"token": app.token},
             "/triggertypes": TRIGGER_TYPE, "/triggertypes/{ref_or_id}": TRIGGER_TYPE,
+            "/rules": RULE, "/rules/{ref_or_id}": RULE,
+            "/webhooks/{hook:path}": {"trigger": "fuzz.fuzzed", "payload": {"a": 1}},
         },
         token=app.token, api_key=key.json()["key"], password=app.password,
     )
 
 
-def restore(app: Appliance, seeds: Seeds) -> None:
-    """Undo what fuzzing a route did to the action and runner the next routes' valid bodies use."""
-    action = seeds.valid_bodies["/actions"]
-    put = app.api("PUT", "actions/fuzz.fuzzed", json=action)
+def _put_back(app: Appliance, collection: str, ref: str, body: dict) -> None:
+    """`body` stored again at `collection/ref`, or created again when a fuzzed DELETE took it."""
+    put = app.api("PUT", f"{collection}/{ref}", json=body)
     if put.status_code == 404:
-        assert app.api("POST", "actions", json=action).status_code == 201
+        created = app.api("POST", collection, json=body)
+        assert created.status_code == 201, created.text
     else:
         assert put.status_code == 200, put.text
+
+
+def restore(app: Appliance, seeds: Seeds) -> None:
+    """Undo what fuzzing a route did to the action, runner and rule the next routes' valid bodies use."""
+    _put_back(app, "actions", "fuzz.fuzzed", seeds.valid_bodies["/actions"])
+    _put_back(app, "rules", "fuzz.fuzzed", RULE)  # after its action: a rule's action must exist
     assert app.api("PUT", "runnertypes/noop", json={"enabled": True}).status_code == 200
     if app.api("GET", "triggertypes/fuzz.fuzzed").status_code == 404:  # a fuzzed DELETE took it
         assert app.api("POST", "triggertypes", json=TRIGGER_TYPE).status_code == 201

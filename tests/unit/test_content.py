@@ -33,7 +33,7 @@ def registrar(tmp_path):
 
 def test_registers_pack_and_actions_with_stable_ids(registrar, tmp_path):
     _pack(tmp_path / "packs")
-    assert registrar.register() == {"runners": 0, "packs": 1, "actions": 1, "triggers": 0, "configs": 0}
+    assert registrar.register() == {"runners": 0, "packs": 1, "actions": 1, "triggers": 0, "rules": 0, "configs": 0}
     action = registrar.actions.find_one({"ref": "demo.hello"})
     assert action["uid"] == "action:demo:hello" and action["metadata_file"] == "actions/hello.yaml"
     assert registrar.packs.find_one({"ref": "demo"})["uid"] == "pack:demo"
