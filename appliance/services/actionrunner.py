@@ -16,17 +16,16 @@ import signal
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
-from typing import Optional
 
 import yaml
 
 from appliance import models
+from appliance.bus import Subscription
 from appliance.models import PACKS
 from appliance.parameters import ParameterError, render, render_config
 from appliance.procfs import process_start_time, runner_alive, runner_identity
 from appliance.runners import RunContext, RunnerLoadError, RunnerSettings, RunResult, load
-from appliance.services.base import Service, run_service
-from appliance.services.scheduler import STALE_SECONDS, SWEEP_SECONDS, seconds_ago
+from appliance.services.base import STALE_SECONDS, WorkerService, run_service, seconds_ago
 
 LOG = logging.getLogger(__name__)
 
@@ -71,7 +70,7 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 ACTIVE = (models.RUNNING, models.CANCELING, models.PAUSING, models.PAUSED, models.RESUMING)
 
 
-class ActionRunnerService(Service):
+class ActionRunnerService(WorkerService):
     name = "st2actionrunner"
 
     def __init__(self, ctx):
@@ -90,9 +89,6 @@ class ActionRunnerService(Service):
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="runner")
         self._running: dict[str, RunContext] = {}
         self._lock = threading.Lock()
-        self._stop = threading.Event()
-        self._subscriptions: list = []
-        self._sweeper: Optional[threading.Thread] = None
 
     # -- claiming -------------------------------------------------------------------------------
     def _on_run(self, routing_key: str, body: dict) -> None:
@@ -208,7 +204,7 @@ class ActionRunnerService(Service):
                 ctx.cancel.set()
 
     # -- recovery -------------------------------------------------------------------------------
-    def sweep(self, older_than: float = STALE_SECONDS) -> None:
+    def sweep(self, older_than: float = STALE_SECONDS) -> int:
         """Abandon executions of dead runners on this host; run scheduled ones nobody took."""
         executions = self.ctx.executions
         self._catch_missed_cancels()
@@ -230,6 +226,7 @@ class ActionRunnerService(Service):
         )
         for doc in stale:
             self.submit(doc["id"])
+        return len(stale)
 
     def _catch_missed_cancels(self) -> None:
         """A cancel request is also in the database: act on it even if its message was lost."""
@@ -240,28 +237,13 @@ class ActionRunnerService(Service):
             for doc in canceling:
                 running[doc["id"]].cancel.set()
 
-    def _sweep_loop(self) -> None:
-        first = True
-        while not self._stop.wait(0 if first else SWEEP_SECONDS):
-            try:
-                self.sweep(0 if first else STALE_SECONDS)
-            except Exception:
-                LOG.exception("action runner sweep failed")
-            first = False
-
-    def start(self) -> None:
+    def subscribe(self) -> list[Subscription]:
         name = f"{self.identity['hostname']}.{self.identity['pid']}"
-        self._subscriptions = [
-            self.ctx.bus.consume_control(self._on_control, name),
-            self.ctx.bus.consume_run(self._on_run, prefetch=self.workers),
-        ]
-        self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True, name="runner-sweep")
-        self._sweeper.start()
+        return [self.ctx.bus.consume_control(self._on_control, name),
+                self.ctx.bus.consume_run(self._on_run, prefetch=self.workers)]
 
     def stop(self) -> None:
-        self._stop.set()
-        for sub in self._subscriptions:
-            sub.stop()
+        super().stop()
         with self._lock:
             for ctx in self._running.values():
                 ctx.cancel.set()

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime
 import logging
 import signal
 import threading
@@ -13,6 +14,8 @@ from typing import Optional
 import falcon
 from waitress.server import create_server
 
+from appliance.bus import Subscription
+from appliance.models import format_time
 from appliance.services.context import (
     STARTUP_ERRORS,
     Context,
@@ -37,6 +40,58 @@ class Service(ABC):
     @abstractmethod
     def stop(self) -> None:
         """Stop all threads started by start()."""
+
+
+SWEEP_SECONDS = 5.0  # how often a worker service sweeps the database
+STALE_SECONDS = 10.0  # how old work must be for a sweep to take it (younger work is still on the bus)
+
+
+def seconds_ago(seconds: float) -> str:
+    """The stored timestamp of `seconds` ago, for "older than" filters."""
+    return format_time(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds))
+
+
+class WorkerService(Service):
+    """A service fed by bus consumers and by a sweep of the database every SWEEP_SECONDS, so that
+    a lost message or a restarted broker delays work but never loses it. The first sweep, at start,
+    takes all waiting work; later ones take work older than STALE_SECONDS."""
+
+    def __init__(self, ctx: Context):
+        super().__init__(ctx)
+        self._stop = threading.Event()
+        self._subscriptions: list[Subscription] = []
+        self._sweeper: Optional[threading.Thread] = None
+
+    @abstractmethod
+    def subscribe(self) -> list[Subscription]:
+        """Start the bus consumers."""
+
+    @abstractmethod
+    def sweep(self, older_than: float = STALE_SECONDS) -> int:
+        """Take the work the bus did not bring, older than `older_than` seconds; how much."""
+
+    def _sweep_loop(self) -> None:
+        first = True
+        while not self._stop.wait(0 if first else SWEEP_SECONDS):
+            try:
+                count = self.sweep(0 if first else STALE_SECONDS)
+                if count:
+                    LOG.info("%s: %d item(s) of work found in the database", self.name, count)
+            except Exception:
+                LOG.exception("%s sweep failed", self.name)
+            first = False
+
+    def start(self) -> None:
+        self._subscriptions = self.subscribe()
+        self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True, name=f"{self.name}-sweep")
+        self._sweeper.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        for subscription in self._subscriptions:
+            subscription.stop()
+        if self._sweeper is not None:
+            self._sweeper.join(timeout=5)
 
 
 class HttpService(Service):

@@ -11,28 +11,23 @@ dispatch loses that one completion: the claim comes first so that nothing is eve
 from __future__ import annotations
 
 import logging
-import threading
 from typing import Optional
 
 from appliance.bus import Subscription
 from appliance.models.execution import COMPLETED_STATUSES
 from appliance.notifications import ACTION_TRIGGER, NOTIFY_TRIGGER, action_trigger_payload, notify_payloads
-from appliance.services.base import Service, run_service
-from appliance.services.scheduler import STALE_SECONDS, SWEEP_SECONDS, seconds_ago
+from appliance.services.base import STALE_SECONDS, WorkerService, run_service, seconds_ago
 
 LOG = logging.getLogger(__name__)
 
 
-class NotifierService(Service):
+class NotifierService(WorkerService):
     name = "st2notifier"
 
     def __init__(self, ctx):
         super().__init__(ctx)
         enabled = ctx.config.get("action_sensor", "enable")
         self.emit_when: tuple[str, ...] = tuple(ctx.config.get("action_sensor", "emit_when")) if enabled else ()
-        self._subscription: Optional[Subscription] = None
-        self._stop = threading.Event()
-        self._sweeper: Optional[threading.Thread] = None
 
     def claim(self, execution_id: str) -> Optional[dict]:
         """The completed execution, now marked notified by this process; None when it is not
@@ -80,28 +75,8 @@ class NotifierService(Service):
             self.handle(doc)
         return len(stale)
 
-    def _sweep_loop(self) -> None:
-        first = True
-        while not self._stop.wait(0 if first else SWEEP_SECONDS):
-            try:
-                count = self.sweep(0 if first else STALE_SECONDS)
-                if count:
-                    LOG.info("notified %d completed execution(s) found in the database", count)
-            except Exception:
-                LOG.exception("notifier sweep failed")
-            first = False
-
-    def start(self) -> None:
-        self._subscription = self.ctx.bus.consume_execution_updates(self._on_message)
-        self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True, name="notifier-sweep")
-        self._sweeper.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._subscription is not None:
-            self._subscription.stop()
-        if self._sweeper is not None:
-            self._sweeper.join(timeout=5)
+    def subscribe(self) -> list[Subscription]:
+        return [self.ctx.bus.consume_execution_updates(self._on_message)]
 
 
 def main() -> None:

@@ -9,28 +9,22 @@ them again safe.
 from __future__ import annotations
 
 import logging
-import threading
-from typing import Optional
 
 from appliance import procfs
 from appliance.bus import Subscription
 from appliance.models.trigger_instance import PENDING, PROCESSING
 from appliance.rules.engine import RulesEngine
-from appliance.services.base import Service, run_service
-from appliance.services.scheduler import STALE_SECONDS, SWEEP_SECONDS, seconds_ago
+from appliance.services.base import STALE_SECONDS, WorkerService, run_service, seconds_ago
 
 LOG = logging.getLogger(__name__)
 
 
-class RulesEngineService(Service):
+class RulesEngineService(WorkerService):
     name = "st2rulesengine"
 
     def __init__(self, ctx):
         super().__init__(ctx)
         self.engine = RulesEngine(ctx.store, ctx.action_requests, ctx.keys, ctx.config.get("system_user", "user"))
-        self._subscription: Optional[Subscription] = None
-        self._stop = threading.Event()
-        self._sweeper: Optional[threading.Thread] = None
 
     def _on_message(self, routing_key: str, body: dict) -> None:
         self.engine.process(body["trigger_instance_id"])
@@ -53,26 +47,8 @@ class RulesEngineService(Service):
                 self.engine.work(claimed)
         return len(stale) + len(orphaned)
 
-    def _sweep_loop(self) -> None:
-        first = True
-        while not self._stop.wait(0 if first else SWEEP_SECONDS):
-            try:
-                self.sweep(0 if first else STALE_SECONDS)
-            except Exception:
-                LOG.exception("rules engine sweep failed")
-            first = False
-
-    def start(self) -> None:
-        self._subscription = self.ctx.bus.consume_trigger_instances(self._on_message)
-        self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True, name="rules-sweep")
-        self._sweeper.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._subscription is not None:
-            self._subscription.stop()
-        if self._sweeper is not None:
-            self._sweeper.join(timeout=5)
+    def subscribe(self) -> list[Subscription]:
+        return [self.ctx.bus.consume_trigger_instances(self._on_message)]
 
 
 def main() -> None:

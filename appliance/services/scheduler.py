@@ -6,32 +6,21 @@ executions whose message was lost (broker restart, scheduler down), so nothing w
 
 from __future__ import annotations
 
-import datetime
 import logging
 import threading
-from typing import Optional
 
 from appliance import models
 from appliance.bus import Subscription
-from appliance.services.base import Service, run_service
+from appliance.services.base import STALE_SECONDS, WorkerService, run_service, seconds_ago
 
 LOG = logging.getLogger(__name__)
-SWEEP_SECONDS = 5.0
-STALE_SECONDS = 10.0
 
 
-def seconds_ago(seconds: float) -> str:
-    return models.format_time(datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(seconds=seconds))
-
-
-class SchedulerService(Service):
+class SchedulerService(WorkerService):
     name = "st2scheduler"
 
     def __init__(self, ctx):
         super().__init__(ctx)
-        self._subscription: Optional[Subscription] = None
-        self._stop = threading.Event()
-        self._sweeper: Optional[threading.Thread] = None
 
     def schedule(self, execution_id: str) -> None:
         """requested -> scheduled, or -> delayed until its `delay` has passed."""
@@ -73,28 +62,8 @@ class SchedulerService(Service):
             self.schedule(doc["id"])
         return len(stale) + len(due)
 
-    def _sweep_loop(self) -> None:
-        first = True
-        while not self._stop.wait(0 if first else SWEEP_SECONDS):
-            try:
-                count = self.sweep(0 if first else STALE_SECONDS)
-                if count:
-                    LOG.info("scheduled %d requested execution(s) found in the database", count)
-            except Exception:
-                LOG.exception("scheduler sweep failed")
-            first = False
-
-    def start(self) -> None:
-        self._subscription = self.ctx.bus.consume_schedule(self._on_message)
-        self._sweeper = threading.Thread(target=self._sweep_loop, daemon=True, name="scheduler-sweep")
-        self._sweeper.start()
-
-    def stop(self) -> None:
-        self._stop.set()
-        if self._subscription is not None:
-            self._subscription.stop()
-        if self._sweeper is not None:
-            self._sweeper.join(timeout=5)
+    def subscribe(self) -> list[Subscription]:
+        return [self.ctx.bus.consume_schedule(self._on_message)]
 
 
 def main() -> None:

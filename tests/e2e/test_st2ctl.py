@@ -19,6 +19,8 @@ from typing import Iterator
 import pytest
 from e2e_harness import KEEP, Appliance, processes, wait_until
 
+from appliance.supervisor import SERVICES
+
 pytestmark = pytest.mark.e2e
 
 
@@ -168,7 +170,7 @@ def test_stop_in_processes_mode_ends_every_process(rabbitmq):
         app.start()
         supervisor = app.supervisor_pid()
         children = [pid for pid, ppid, argv in processes() if ppid == supervisor and app.config_path in argv]
-        assert len(children) == 5, f"one child per service expected, found {children}"
+        assert len(children) == len(SERVICES), f"one child per service expected, found {children}"
 
         done = app.st2ctl("stop")
         assert done.returncode == 0 and done.stdout == "st2 stopped.\n", done.stdout + done.stderr
@@ -199,7 +201,7 @@ def test_children_die_with_a_killed_supervisor(rabbitmq):
     try:
         app.start()
         supervisor = app.supervisor_pid()
-        assert len(appliance_pids(app)) == 6
+        assert len(appliance_pids(app)) == len(SERVICES) + 1  # and the supervisor
         os.kill(supervisor, signal.SIGKILL)
         assert wait_until(lambda: not appliance_pids(app), 15), f"left behind: {appliance_pids(app)}"
     finally:

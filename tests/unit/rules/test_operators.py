@@ -228,32 +228,36 @@ def _ago(seconds: float, tz=timezone.utc) -> datetime:
     return datetime.now(timezone.utc).astimezone(tz) - timedelta(seconds=seconds)
 
 
+def _iso(seconds: float, tz=timezone.utc) -> str:
+    return _ago(seconds, tz).isoformat()
+
+
+# (operator, a function giving the timestamp when the test runs, seconds pattern, expected)
 TIMEDIFF = [
-    # (operator, timestamp, seconds pattern, expected)
-    ("timediff_lt", _ago(0).isoformat(), 10, True),
-    ("timediff_lt", _ago(0).isoformat(), "10", True),
-    ("timediff_lt", _ago(0).replace(tzinfo=None).isoformat(), 10, True),  # naive means UTC
-    ("timediff_lt", _ago(0, timezone(timedelta(hours=5))).isoformat(), 10, True),
-    ("timediff_lt", _ago(60).isoformat(), 10, False),
-    ("timediff_lt", "2014-07-01T00:01:01.000000", 10, False),
-    ("timediff_lt", "2014-07-01T00:01:01.000000", None, False),
-    ("timediff_lt", _ago(0).strftime("%Y-%m-%d %H:%M:%S"), 10, True),
-    ("timediff_lt", _ago(0), 10, True),  # a datetime is read from its str()
-    ("td_lt", _ago(30).isoformat(), 60.5, True),
-    ("timediff_gt", "2014-07-01T00:01:01.000000", 1, True),
-    ("timediff_gt", "2014-07-01T00:01:01.000000", "1", True),
-    ("timediff_gt", "2014-07-01T00:01:01Z", "1", True),
-    ("timediff_gt", _ago(0).isoformat(), 10, False),
-    ("timediff_gt", _ago(0).isoformat(), "10", False),
-    ("timediff_gt", "2014-07-01T00:01:01.000000", None, False),
-    ("td_gt", _ago(3600).isoformat(), 60, True),
-    ("td_gt", (datetime.now(timezone.utc) + timedelta(hours=1)).isoformat(), 0, False),  # in the future
+    ("timediff_lt", lambda: _iso(0), 10, True),
+    ("timediff_lt", lambda: _iso(0), "10", True),
+    ("timediff_lt", lambda: _ago(0).replace(tzinfo=None).isoformat(), 10, True),  # naive means UTC
+    ("timediff_lt", lambda: _iso(0, timezone(timedelta(hours=5))), 10, True),
+    ("timediff_lt", lambda: _iso(60), 10, False),
+    ("timediff_lt", lambda: "2014-07-01T00:01:01.000000", 10, False),
+    ("timediff_lt", lambda: "2014-07-01T00:01:01.000000", None, False),
+    ("timediff_lt", lambda: _ago(0).strftime("%Y-%m-%d %H:%M:%S"), 10, True),
+    ("timediff_lt", lambda: _ago(0), 10, True),  # a datetime is read from its str()
+    ("td_lt", lambda: _iso(30), 60.5, True),
+    ("timediff_gt", lambda: "2014-07-01T00:01:01.000000", 1, True),
+    ("timediff_gt", lambda: "2014-07-01T00:01:01.000000", "1", True),
+    ("timediff_gt", lambda: "2014-07-01T00:01:01Z", "1", True),
+    ("timediff_gt", lambda: _iso(0), 10, False),
+    ("timediff_gt", lambda: _iso(0), "10", False),
+    ("timediff_gt", lambda: "2014-07-01T00:01:01.000000", None, False),
+    ("td_gt", lambda: _iso(3600), 60, True),
+    ("td_gt", lambda: _iso(-3600), 0, False),  # in the future
 ]
 
 
 @pytest.mark.parametrize(("name", "value", "pattern", "expected"), TIMEDIFF)
 def test_timediff(name, value, pattern, expected):
-    assert OPERATORS[name](value, pattern) is expected
+    assert OPERATORS[name](value(), pattern) is expected
 
 
 @pytest.mark.parametrize(
