@@ -9,6 +9,7 @@ from typing import Optional
 import falcon
 
 from appliance.api.http import ApiError, bad_request
+from appliance.models import format_time, parse_time
 from appliance.store import Collection
 
 _LARGEST = 2**53  # what every engine (SQLite, MongoDB, JSON clients) holds exactly
@@ -110,6 +111,20 @@ def list_collection(
     resp.set_header("X-Total-Count", str(total))
     resp.set_header("X-Limit", str(limit))
     return [project(doc, include, exclude) for doc in docs]
+
+
+def time_range(req: falcon.Request, after: str = "timestamp_gt", before: str = "timestamp_lt") -> dict:
+    """The query parameters `after` and `before` (ISO-8601 times) as a store range filter ({} when
+    neither is given); a time that does not parse (or overflows) is a 400."""
+    stamps = {}
+    for param, op in ((after, "$gt"), (before, "$lt")):
+        raw = req.get_param(param)
+        if raw:
+            try:
+                stamps[op] = format_time(parse_time(raw))
+            except (ValueError, OverflowError):
+                raise bad_request(f"Invalid {param}: {raw[:60]!r} is not an ISO-8601 time") from None
+    return stamps
 
 
 def lookup(coll: Collection, key: str, ref_or_id: str) -> dict:

@@ -111,9 +111,14 @@ def _check_context(context: dict) -> None:
         raise ValueError("context.parent.execution_id must be a string")
 
 
+_LONGEST_DELAY_MS = 100 * 365 * 24 * 3600 * 1000  # a delay past this would overflow the calendar
+
+
 def _check_delay(delay: int) -> None:
     if delay < 0:
         raise ValueError(f"{delay} is less than the minimum of 0 (milliseconds)")
+    if delay > _LONGEST_DELAY_MS:
+        raise ValueError(f"{delay} is more than the maximum of {_LONGEST_DELAY_MS} (100 years, in milliseconds)")
 
 
 EXECUTION_REQUEST = Schema(

@@ -25,3 +25,12 @@ def make_ctx(tmp_path) -> Iterator[Callable[..., Context]]:
     yield make
     for context in made:
         context.close()
+
+
+@pytest.fixture
+def open_ctx(make_ctx) -> Context:
+    """A Context without authentication ([auth] enable = false), with the system trigger types
+    registered: for the API resources' tests."""
+    made = make_ctx("[auth]\nenable = false\n")
+    made.registrar.register(types=("configs",))
+    return made

@@ -75,6 +75,7 @@ def test_execution_secret_parameters_are_masked_in_the_public_shape():
     ({"action": "core.local", "context": {"parent": "abc"}}, "context.parent"),
     ({"action": ["core.local"]}, "field 'action'"),
     ({"action": "core.local", "delay": -5}, "minimum of 0"),
+    ({"action": "core.local", "delay": 10**20}, "maximum of"),
     ({"action": "core.local", "parameters": [1]}, "field 'parameters'"),
 ])
 def test_execution_request_is_checked(body, message):

@@ -84,11 +84,8 @@ def test_the_payload_is_stackstorms():
 
 # -- the engine and the API, over a real store and bus ----------------------------------------------
 @pytest.fixture
-def ctx(make_ctx):
-    """An appliance without authentication, with the timer trigger types registered."""
-    made = make_ctx("[auth]\nenable = false\n")
-    made.registrar.register(types=("configs",))
-    return made
+def ctx(open_ctx):
+    return open_ctx
 
 
 @pytest.fixture

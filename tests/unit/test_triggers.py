@@ -46,11 +46,8 @@ parameters_schema:
 
 
 @pytest.fixture
-def ctx(make_ctx):
-    """An appliance without authentication, with the system trigger types registered."""
-    made = make_ctx("[auth]\nenable = false\n")
-    made.registrar.register(types=("configs",))
-    return made
+def ctx(open_ctx):
+    return open_ctx
 
 
 @pytest.fixture

@@ -8,7 +8,7 @@ import falcon
 
 from appliance import models
 from appliance.api.http import bad_request, json_object, not_found, respond
-from appliance.api.listing import list_collection, project, projection
+from appliance.api.listing import list_collection, project, projection, time_range
 from appliance.models import EXECUTION_REQUEST, EXECUTIONS, Field, Schema
 from appliance.models.schema import shown
 from appliance.services.context import Context
@@ -85,13 +85,7 @@ class Executions(_Base):
             filters["parent"] = None if parent == "null" else parent
         if req.get_param("id"):
             filters["id"] = {"$in": req.get_param("id").split(",")}
-        stamps: dict = {}
-        for param, op in (("timestamp_gt", "$gt"), ("timestamp_lt", "$lt")):
-            if req.get_param(param):
-                try:
-                    stamps[op] = models.format_time(models.parse_time(req.get_param(param)))
-                except ValueError:
-                    raise bad_request(f"Invalid {param}: {req.get_param(param)!r} is not an ISO-8601 time") from None
+        stamps = time_range(req)
         if stamps:
             filters["start_timestamp"] = stamps
         ascending = (req.get_param("sort_asc") or "").lower() in _BOOL_TRUE

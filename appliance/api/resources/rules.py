@@ -8,8 +8,8 @@ import hashlib
 import falcon
 
 from appliance.api.http import bad_request, json_object, not_found, respond
-from appliance.api.listing import list_collection, lookup
-from appliance.models import RULE_ENFORCEMENTS, RULES, format_time, parse_time
+from appliance.api.listing import list_collection, lookup, time_range
+from appliance.models import RULE_ENFORCEMENTS, RULES
 from appliance.rules.definitions import RuleDefinitions
 from appliance.services.context import Context
 from appliance.store import Collection
@@ -45,19 +45,6 @@ def _boolean(name: str, raw: str) -> bool:
         return _BOOLEANS[raw.strip().lower()]
     except KeyError:
         raise bad_request(f"Invalid {name} value {raw[:40]!r}: must be true or false") from None
-
-
-def _time_range(req: falcon.Request, after: str, before: str) -> dict:
-    """The query parameters `after` and `before` (ISO-8601 times) as a range filter."""
-    stamps = {}
-    for param, op in ((after, "$gt"), (before, "$lt")):
-        raw = req.get_param(param)
-        if raw:
-            try:
-                stamps[op] = format_time(parse_time(raw))
-            except (ValueError, OverflowError):
-                raise bad_request(f"Invalid {param}: {raw[:60]!r} is not an ISO-8601 time") from None
-    return stamps
 
 
 class _Rules:
@@ -170,7 +157,7 @@ class _Enforcements:
 class RuleEnforcements(_Enforcements):
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:
         filters = _equal(req, _ENFORCEMENT_FILTERS)
-        enforced = _time_range(req, "enforced_at_gt", "enforced_at_lt")
+        enforced = time_range(req, "enforced_at_gt", "enforced_at_lt")
         if enforced:
             filters["enforced_at"] = enforced
         sort = [("enforced_at", -1), ("rule.ref", 1)]

@@ -10,16 +10,14 @@ from typing import Optional
 import falcon
 
 from appliance.api.http import bad_request, json_object, not_found, respond
-from appliance.api.listing import list_collection, lookup
+from appliance.api.listing import list_collection, lookup, time_range
 from appliance.content import save_shadow_trigger
 from appliance.models import (
     TRIGGER_INSTANCES,
     TRIGGER_TYPES,
     TRIGGERS,
     ValidationError,
-    format_time,
     new_id,
-    parse_time,
 )
 from appliance.models import trigger as trigger_model
 from appliance.models import trigger_type as trigger_type_model
@@ -126,19 +124,6 @@ class Trigger(_TriggerBase):
         resp.status = falcon.HTTP_204
 
 
-def _occurred(req: falcon.Request) -> dict:
-    """?timestamp_gt / ?timestamp_lt (ISO-8601) as a range of occurrence times."""
-    stamps = {}
-    for param, op in (("timestamp_gt", "$gt"), ("timestamp_lt", "$lt")):
-        raw = req.get_param(param)
-        if raw:
-            try:
-                stamps[op] = format_time(parse_time(raw))
-            except (ValueError, OverflowError):
-                raise bad_request(f"Invalid {param}: {raw[:60]!r} is not an ISO-8601 time") from None
-    return stamps
-
-
 class _InstanceBase(_Base):
     def _get(self, instance_id: str) -> dict:
         doc = self.instances.get(instance_id)
@@ -155,7 +140,7 @@ class TriggerInstances(_InstanceBase):
             refs = [doc["ref"] for doc in self.triggers.find({"type": trigger_type})]
             wanted = req.get_param("trigger")
             filters["trigger"] = {"$in": [ref for ref in refs if not wanted or ref in wanted.split(",")]}
-        occurred = _occurred(req)
+        occurred = time_range(req)
         if occurred:
             filters["occurrence_time"] = occurred
         sort = [("occurrence_time", -1), ("trigger", 1)]
