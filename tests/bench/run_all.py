@@ -2,7 +2,8 @@
 
 Runs tests/bench/bench_e2e.py (a real appliance, embedded and over RabbitMQ, plus listing over 100k
 stored executions), tests/bench/bench_clush.py (clush.cmd over 1024 nodes against plain ClusterShell),
-tests/bench/bench_rules.py (rules-engine throughput with 500 rules) and tests/bench/bench_store.py,
+tests/bench/bench_rules.py (rules-engine throughput with 500 rules), tests/bench/bench_webhook.py
+(webhook to execution latency) and tests/bench/bench_store.py,
 each as a child process whose output is passed through as it comes.
 A child that overruns its share gets SIGTERM (it then stops its appliances and deletes its vhosts),
 then SIGKILL if it has not exited 60 s later.
@@ -28,6 +29,7 @@ STORE_GRACE = 10.0  # bench_store.py only removes a temporary file
 STORE_RESERVE = 90.0  # seconds kept for bench_store.py while bench_e2e.py runs
 CLUSH_BUDGET = 150.0  # seconds for bench_clush.py (start, 2 x 5 rounds of ~2 x 2.5 s, stop)
 RULES_BUDGET = 60.0  # seconds for bench_rules.py (500 rules, 3000 trigger instances: ~5 s)
+WEBHOOK_BUDGET = 90.0  # seconds for bench_webhook.py (start, 200 webhooks one at a time, stop)
 TARGET = re.compile(r"^(\S+) (\S+) \(target (\S+), ratio (\S+)\)$")
 
 
@@ -75,7 +77,8 @@ def main(argv: Optional[list[str]] = None) -> int:
     has_store = os.path.exists(store)
 
     # bench_e2e.py keeps to its own --budget; its child timeout adds the time it needs to clean up.
-    e2e_budget = args.budget - GRACE - CLUSH_BUDGET - RULES_BUDGET - (STORE_RESERVE if has_store else 0.0)
+    e2e_budget = (args.budget - GRACE - CLUSH_BUDGET - RULES_BUDGET - WEBHOOK_BUDGET
+                  - (STORE_RESERVE if has_store else 0.0))
     print(f"# bench_e2e.py (budget {e2e_budget:.0f}s)", flush=True)
     code = run([sys.executable, os.path.join(HERE, "bench_e2e.py"), "--budget", str(e2e_budget), *e2e_args],
                e2e_budget + 30.0, GRACE, lines)
@@ -92,6 +95,11 @@ def main(argv: Optional[list[str]] = None) -> int:
     code = run([sys.executable, os.path.join(HERE, "bench_rules.py")], RULES_BUDGET, STORE_GRACE, lines)
     if code != 0:
         failed.append(f"bench_rules.py (exit {code})")
+
+    print(f"# bench_webhook.py (budget {WEBHOOK_BUDGET:.0f}s)", flush=True)
+    code = run([sys.executable, os.path.join(HERE, "bench_webhook.py")], WEBHOOK_BUDGET, GRACE, lines)
+    if code != 0:
+        failed.append(f"bench_webhook.py (exit {code})")
 
     if has_store:
         left = args.budget - (time.monotonic() - started) - STORE_GRACE
