@@ -16,7 +16,7 @@ from appliance import codec, models
 from appliance.bus import Bus
 from appliance.datastore.crypto import CryptoError, CryptoKey, decrypt, encrypt
 from appliance.models import EXECUTION_OUTPUT, EXECUTIONS
-from appliance.parameters import merged_specs
+from appliance.parameters import secret_names
 from appliance.store import Store
 
 LOG = logging.getLogger(__name__)
@@ -46,10 +46,10 @@ class Executions:
     def _seal(self, parameters: dict, runner_type: dict, action: dict) -> dict:
         if self._key is None:
             return parameters
-        specs = merged_specs(runner_type.get("runner_parameters") or {}, action.get("parameters") or {})
+        secret = secret_names(runner_type, action)
         return {
             name: {SEALED: encrypt(self._key, codec.dumps(value))}
-            if (specs.get(name) or {}).get("secret") and value is not None and not _sealed(value) else value
+            if name in secret and value is not None and not _sealed(value) else value
             for name, value in parameters.items()
         }
 
@@ -59,9 +59,8 @@ class Executions:
         parameters = doc.get("parameters") or {}
         if self._key is None or not any(_sealed(value) for value in parameters.values()):
             return doc
-        specs = merged_specs((doc.get("runner") or {}).get("runner_parameters") or {},
-                             (doc.get("action") or {}).get("parameters") or {})
-        opened = {name: self._open(doc["id"], name, value) if (specs.get(name) or {}).get("secret") else value
+        secret = secret_names(doc.get("runner") or {}, doc.get("action") or {})
+        opened = {name: self._open(doc["id"], name, value) if name in secret else value
                   for name, value in parameters.items()}
         return {**doc, "parameters": opened, "liveaction": {**doc.get("liveaction", {}), "parameters": opened}}
 

@@ -220,10 +220,15 @@ def _cast(value: Any, kind: Any) -> Any:
     return value
 
 
+def secret_names(runner_type: dict, action: dict) -> set:
+    """The parameters the action's or its runner's specs mark secret (the action's spec wins)."""
+    runner_specs = runner_type.get("runner_parameters") or {}
+    action_specs = action.get("parameters") or {}
+    return {name for name in {*runner_specs, *action_specs}
+            if (action_specs.get(name) or {}).get("secret", (runner_specs.get(name) or {}).get("secret"))}
+
+
 def mask_secrets(parameters: dict, runner_type: dict, action: dict) -> dict:
     """The parameters with secret values replaced by the mask, for API responses."""
-    specs = merged_specs(runner_type.get("runner_parameters") or {}, action.get("parameters") or {})
-    return {
-        name: (SECRET_MASK if (specs.get(name) or {}).get("secret") else value)
-        for name, value in parameters.items()
-    }
+    secret = secret_names(runner_type, action)
+    return {name: SECRET_MASK if name in secret else value for name, value in parameters.items()}

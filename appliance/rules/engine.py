@@ -18,7 +18,6 @@ from typing import Any, Optional
 from appliance import models, procfs
 from appliance.action_requests import ActionRequests, RequestError
 from appliance.datastore.keys import Keys
-from appliance.models import ValidationError
 from appliance.models.rule import RULE_ENFORCEMENTS, RULES
 from appliance.models.trigger_instance import PENDING, PROCESSED, PROCESSING, PROCESSING_FAILED, TRIGGER_INSTANCES
 from appliance.models.trigger_type import TRIGGER_TYPES
@@ -124,7 +123,7 @@ class RulesEngine:
                                      self.requests.executions.get(existing.get("execution_id") or "")):
             return existing["status"] == "succeeded"  # done before this engine died
         execution_id = existing["execution_id"] if existing else models.new_id()
-        if existing is None and not self._record(rule, instance, key, execution_id):
+        if existing is None and not self._record(rule, instance, key, execution_id=execution_id):
             return True  # another engine recorded it meanwhile
         try:
             self._request(rule, instance, execution_id)
@@ -137,11 +136,13 @@ class RulesEngine:
             return False
         return True
 
-    def _record(self, rule: dict, instance: dict, key: str, execution_id: str) -> bool:
+    def _record(self, rule: dict, instance: dict, key: str, **outcome: str) -> bool:
+        """Store the enforcement keyed `key` (`outcome`: execution_id, or failure_reason); False when
+        that key is stored already."""
         doc = RULE_ENFORCEMENTS.build({
             "id": models.new_id(), "key": key, "rule": {"id": rule["id"], "ref": rule["ref"], "uid": rule["uid"]},
-            "trigger_instance_id": instance["id"], "execution_id": execution_id, "enforced_at": models.now(),
-            "status": "succeeded"})
+            "trigger_instance_id": instance["id"], "enforced_at": models.now(),
+            "status": "failed" if "failure_reason" in outcome else "succeeded", **outcome})
         try:
             self.enforcements.insert(doc)
         except Conflict:
@@ -170,11 +171,4 @@ class RulesEngine:
                                      execution_id=execution_id, origin=origin)
 
     def _failed_enforcement(self, rule: dict, instance: dict, number: int, reason: str) -> None:
-        key = f"{rule['id']}:{instance['id']}:error:{number}"
-        doc = {"id": models.new_id(), "key": key, "rule": {"id": rule["id"], "ref": rule["ref"], "uid": rule["uid"]},
-               "trigger_instance_id": instance["id"], "failure_reason": reason, "enforced_at": models.now(),
-               "status": "failed"}
-        try:
-            self.enforcements.insert(RULE_ENFORCEMENTS.build(doc))
-        except (Conflict, ValidationError):
-            pass
+        self._record(rule, instance, f"{rule['id']}:{instance['id']}:error:{number}", failure_reason=reason)

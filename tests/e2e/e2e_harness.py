@@ -311,6 +311,19 @@ class Appliance:
         assert after == before, f"a rejected request stored {after - before} execution(s)"
 
 
+def ok(done: subprocess.CompletedProcess) -> str:
+    """What a CLI command that must succeed printed."""
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def refused(done: subprocess.CompletedProcess) -> str:
+    """What a CLI command that must fail printed; it must fail without a traceback."""
+    text = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in text, text
+    return text
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> None:
     if proc.poll() is None:
         proc.terminate()

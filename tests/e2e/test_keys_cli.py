@@ -12,7 +12,7 @@ from typing import Iterator
 
 import pytest
 import yaml
-from e2e_harness import Appliance, wait_until
+from e2e_harness import Appliance, ok, wait_until
 
 from appliance.datastore.crypto import decrypt, read_key
 
@@ -26,11 +26,6 @@ def tag(appliance: Appliance) -> Iterator[str]:
     yield prefix
     for key in appliance.api("GET", "keys", params={"scope": "all", "prefix": prefix}).json():
         appliance.api("DELETE", f"keys/{key['name']}", params={"scope": key["scope"]})
-
-
-def ok(done) -> str:
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def failed(done) -> str:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from e2e_harness import Appliance, wait_until
+from e2e_harness import Appliance, ok, wait_until
 
 from appliance import models
 
@@ -15,11 +15,6 @@ pytestmark = pytest.mark.e2e
 
 ACTION_TRIGGER = "core.st2.generic.actiontrigger"
 NOTIFY_TRIGGER = "core.st2.generic.notifytrigger"
-
-
-def ok(done) -> str:
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
 
 
 def instances_for(appliance: Appliance, trigger: str, execution: dict) -> list[dict]:

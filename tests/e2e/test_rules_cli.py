@@ -16,7 +16,7 @@ import shutil
 from typing import Iterator
 
 import pytest
-from e2e_harness import Appliance
+from e2e_harness import Appliance, ok, refused
 
 from appliance import config
 from appliance.models import RULE_ENFORCEMENTS, format_time, new_id
@@ -26,18 +26,6 @@ pytestmark = pytest.mark.e2e
 
 PACK = "e2erules"
 WEBHOOK = {"type": "core.st2.webhook", "parameters": {"url": "e2e_rules"}}
-
-
-def ok(done) -> str:
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def refused(done) -> str:
-    """What a failed command printed; it must fail without a traceback."""
-    text = done.stdout + done.stderr
-    assert done.returncode != 0 and "Traceback" not in text, text
-    return text
 
 
 def write(tmp_path, name: str, body: dict) -> str:

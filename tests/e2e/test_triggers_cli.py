@@ -15,7 +15,7 @@ import shutil
 from typing import Iterator
 
 import pytest
-from e2e_harness import Appliance, wait_until
+from e2e_harness import Appliance, ok, refused, wait_until
 
 from appliance import config
 from appliance.services.context import Context
@@ -43,18 +43,6 @@ def dispatcher(appliance: Appliance) -> Iterator[Dispatcher]:
         yield ctx.triggers
     finally:
         ctx.close()
-
-
-def ok(done) -> str:
-    assert done.returncode == 0, done.stdout + done.stderr
-    return done.stdout
-
-
-def refused(done) -> str:
-    """What a failed command printed; it must fail without a traceback."""
-    text = done.stdout + done.stderr
-    assert done.returncode != 0 and "Traceback" not in text, text
-    return text
 
 
 def instance_count(appliance: Appliance) -> int:
