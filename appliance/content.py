@@ -15,7 +15,17 @@ from typing import Callable, Iterable, Optional
 import yaml
 
 from appliance import models, runners
-from appliance.models import ACTIONS, PACKS, RUNNER_TYPES, TRIGGER_TYPES, TRIGGERS, ValidationError, ref_of
+from appliance.models import (
+    ACTIONS,
+    PACKS,
+    RUNNER_TYPES,
+    SENSOR_TYPES,
+    TRIGGER_TYPES,
+    TRIGGERS,
+    ValidationError,
+    ref_of,
+)
+from appliance.models import sensor_type as sensor_type_model
 from appliance.models import trigger_type as trigger_type_model
 from appliance.models.action import identify
 from appliance.models.schema import shown
@@ -26,7 +36,7 @@ from appliance.triggers import SYSTEM_TRIGGER_TYPES
 
 LOG = logging.getLogger(__name__)
 
-CONTENT_TYPES = ("runners", "actions", "triggers", "rules", "configs")
+CONTENT_TYPES = ("runners", "actions", "triggers", "sensors", "rules", "configs")
 
 
 class ContentError(ValidationError):
@@ -92,6 +102,7 @@ class Registrar:
         self.actions = store.collection(ACTIONS)
         self.trigger_types = store.collection(TRIGGER_TYPES)
         self.triggers = store.collection(TRIGGERS)
+        self.sensor_types = store.collection(SENSOR_TYPES)
         self.rule_definitions = RuleDefinitions(store, validate_trigger_parameters)
         self.packs_paths = packs_paths
         self.configs_path = configs_path
@@ -180,6 +191,26 @@ class Registrar:
         except ValidationError as exc:
             raise ContentError(f"{path}: {exc}") from None
 
+    def register_sensor(self, pack: str, pack_dir: str, path: str) -> dict:
+        """A pack's sensor and the trigger types it declares. As StackStorm's registrar, `enabled`
+        comes from the file (true when it does not say) and the sensor keeps its id."""
+        body = _pack_metadata(pack, pack_dir, path)
+        declared = body.pop("trigger_types", None) or []
+        try:
+            if not isinstance(declared, list) or not all(isinstance(item, dict) for item in declared):
+                raise ValidationError("expected a list of trigger type definitions", "trigger_types")
+            body["name"] = body.pop("class_name", None)
+            if "entry_point" in body and not isinstance(body["entry_point"], str):
+                raise ValidationError("expected the sensor's .py file", "entry_point")
+            body["artifact_uri"] = "file://" + os.path.join(pack_dir, "sensors", str(body.get("entry_point")))
+            sensor = SENSOR_TYPES.build(body)
+            refs = [self.register_trigger_type({**item, "pack": pack, "metadata_file": body["metadata_file"]})["ref"]
+                    for item in declared]
+            sensor = sensor_type_model.identify({**sensor, "trigger_types": refs})
+        except ValidationError as exc:
+            raise ContentError(f"{path}: {exc}") from None
+        return upsert(self.sensor_types, "ref", sensor)
+
     def register_rule(self, pack: str, pack_dir: str, path: str) -> dict:
         """Create or replace a pack's rule. As StackStorm's registrar, a rule keeps its id, and its
         `enabled` comes from the file (false when the file does not say)."""
@@ -218,9 +249,9 @@ class Registrar:
         self.register_system_trigger_types()
         if "runners" in types:
             counts["runners"] = self.register_runners()
-        if {"actions", "triggers", "rules", "configs"} & set(types):
+        if {"actions", "triggers", "sensors", "rules", "configs"} & set(types):
             counts["packs"] = 0
-            for kind in ("actions", "triggers"):
+            for kind in ("actions", "triggers", "sensors"):
                 if kind in types:
                     counts[kind] = 0
             registered = {}
@@ -239,6 +270,9 @@ class Registrar:
                 if "triggers" in types:
                     counts["triggers"] += self._pack_files(pack["ref"], directory, "triggers",
                                                            self.register_pack_trigger, fail_on_failure)
+                if "sensors" in types:
+                    counts["sensors"] += self._pack_files(pack["ref"], directory, "sensors",
+                                                          self.register_sensor, fail_on_failure)
             if "rules" in types:  # once every pack's actions and trigger types are in: rules name them
                 counts["rules"] = sum(self._pack_files(ref, directory, "rules", self.register_rule, fail_on_failure)
                                       for ref, directory in registered.items())

@@ -10,11 +10,13 @@ in /proc/<pid>/cmdline: they go through stdin or a private file (see `private_fi
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import logging
 import os
 import shlex
 import signal
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -26,6 +28,7 @@ LOG = logging.getLogger(__name__)
 
 KILL_GRACE_SECONDS = 2.0  # between SIGTERM and SIGKILL
 POLL_SECONDS = 0.05
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 LineSink = Callable[[str, str], None]  # ("stdout" | "stderr", line including its newline)
 
 
@@ -277,3 +280,36 @@ def action_environment(
     env["ST2_ACTION_DEBUG"] = str(bool(debug))
     env.update(st2_own)
     return env
+
+
+class Backoff:
+    """How long a dead child waits before its restart: `first` seconds, doubled each time it dies
+    again, up to `longest`; a child that had run `stable` seconds starts over at `first`."""
+
+    def __init__(self, first: float = 1.0, longest: float = 60.0, stable: float = 60.0) -> None:
+        self.first, self.longest, self.stable = first, longest, stable
+        self._next = first
+
+    def delay(self, ran: float) -> float:
+        """The wait before restarting a child that died after running `ran` seconds."""
+        if ran >= self.stable:
+            self._next = self.first
+        delay = self._next
+        self._next = min(delay * 2, self.longest)
+        return delay
+
+
+def die_with_parent() -> Optional[Callable[[], None]]:
+    """A preexec function that makes the child get SIGTERM when its parent dies (Linux), so a
+    supervisor killed with SIGKILL does not leave its services behind; None elsewhere."""
+    if not sys.platform.startswith("linux"):
+        return None
+    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, only called after
+    parent = os.getpid()
+
+    def preexec() -> None:
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent:  # the parent died before prctl took effect
+            os._exit(1)
+
+    return preexec

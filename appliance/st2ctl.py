@@ -230,7 +230,9 @@ def cmd_status(config: Config) -> int:
 
 
 REGISTER_HELP = {"runners": "runners", "actions": "packs and their actions (and runners)",
-                 "triggers": "packs and their trigger types", "rules": "packs and their rules",
+                 "triggers": "packs and their trigger types",
+                 "sensors": "packs and their sensors (with the trigger types they declare)",
+                 "rules": "packs and their rules",
                  "configs": "packs and their configs"}
 
 

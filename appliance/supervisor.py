@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import logging
 import os
 import signal
@@ -22,6 +21,7 @@ import time
 from typing import Callable, Optional
 
 from appliance.config import Config
+from appliance.process import Backoff, die_with_parent
 from appliance.services.actionrunner import ActionRunnerService
 from appliance.services.api import ApiService
 from appliance.services.auth import AuthService
@@ -36,6 +36,7 @@ from appliance.services.context import (
 from appliance.services.notifier import NotifierService
 from appliance.services.rulesengine import RulesEngineService
 from appliance.services.scheduler import SchedulerService
+from appliance.services.sensorcontainer import SensorContainerService
 from appliance.services.stream import StreamService
 from appliance.services.timersengine import TimersEngineService
 
@@ -43,11 +44,10 @@ LOG = logging.getLogger(__name__)
 
 SERVICES: tuple[type[Service], ...] = (
     AuthService, StreamService, SchedulerService, ActionRunnerService, RulesEngineService, NotifierService,
-    TimersEngineService, ApiService,
+    TimersEngineService, SensorContainerService, ApiService,
 )
 MODES = ("threads", "processes")
 STOP_GRACE_SECONDS = 15.0  # between SIGTERM and SIGKILL of the children
-PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
 
 
 def mode_problem(config: Config) -> Optional[str]:
@@ -69,39 +69,6 @@ def run_threads(ctx: Context) -> None:
     wait_for_signal()
     for service in reversed(services):
         service.stop()
-
-
-class Backoff:
-    """How long a dead child waits before its restart: `first` seconds, doubled each time it dies
-    again, up to `longest`; a child that had run `stable` seconds starts over at `first`."""
-
-    def __init__(self, first: float = 1.0, longest: float = 60.0, stable: float = 60.0) -> None:
-        self.first, self.longest, self.stable = first, longest, stable
-        self._next = first
-
-    def delay(self, ran: float) -> float:
-        """The wait before restarting a child that died after running `ran` seconds."""
-        if ran >= self.stable:
-            self._next = self.first
-        delay = self._next
-        self._next = min(delay * 2, self.longest)
-        return delay
-
-
-def die_with_parent() -> Optional[Callable[[], None]]:
-    """A preexec function that makes the child get SIGTERM when its parent dies (Linux), so a
-    supervisor killed with SIGKILL does not leave its services behind; None elsewhere."""
-    if not sys.platform.startswith("linux"):
-        return None
-    prctl = ctypes.CDLL(None, use_errno=True).prctl  # looked up before fork, only called after
-    parent = os.getpid()
-
-    def preexec() -> None:
-        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
-        if os.getppid() != parent:  # the parent died before prctl took effect
-            os._exit(1)
-
-    return preexec
 
 
 class _Child:

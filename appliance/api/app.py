@@ -6,7 +6,18 @@ import falcon
 
 from appliance import __version__
 from appliance.api.http import Authenticate, make_app, respond
-from appliance.api.resources import actions, credentials, executions, keys, packs, rules, timers, triggers, webhooks
+from appliance.api.resources import (
+    actions,
+    credentials,
+    executions,
+    keys,
+    packs,
+    rules,
+    sensors,
+    timers,
+    triggers,
+    webhooks,
+)
 from appliance.services.context import Context
 
 
@@ -42,6 +53,8 @@ def api_routes(ctx: Context) -> dict[str, object]:
         "/triggerinstances": triggers.TriggerInstances(ctx),
         "/triggerinstances/{instance_id}": triggers.TriggerInstance(ctx),
         "/triggerinstances/{instance_id}/re_emit": triggers.TriggerInstanceReEmit(ctx),
+        "/sensortypes": sensors.SensorTypes(ctx),
+        "/sensortypes/{ref_or_id}": sensors.SensorType(ctx),
         "/timers": timers.Timers(ctx),
         "/timers/{ref_or_id}": timers.Timer(ctx),
         "/keys": keys.Keys(ctx),

@@ -37,18 +37,19 @@ from appliance.models.revision import REVISIONS
 from appliance.models.rule import RULE_ENFORCEMENTS, RULES
 from appliance.models.runner_type import RUNNER_TYPES
 from appliance.models.schema import SECRET_MASK, Entity, Field, Schema, ValidationError
+from appliance.models.sensor_type import SENSOR_TYPES
 from appliance.models.token import TOKENS
 from appliance.models.trigger import TRIGGERS
 from appliance.models.trigger_instance import TRIGGER_INSTANCES
 from appliance.models.trigger_type import TRIGGER_TYPES
 
 ENTITIES = (EXECUTIONS, EXECUTION_OUTPUT, ACTIONS, RUNNER_TYPES, PACKS, TOKENS, API_KEYS, TRIGGER_TYPES, TRIGGERS,
-            TRIGGER_INSTANCES, KEY_VALUE_PAIRS, RULES, RULE_ENFORCEMENTS, REVISIONS, LEASES)
+            TRIGGER_INSTANCES, KEY_VALUE_PAIRS, RULES, RULE_ENFORCEMENTS, REVISIONS, LEASES, SENSOR_TYPES)
 
 __all__ = [
     "ABANDONED", "ACTIONS", "API_KEYS", "CANCELABLE_STATUSES", "CANCELED", "CANCELING", "COMPLETED_STATUSES",
     "DELAYED", "ENTITIES", "EXECUTIONS", "EXECUTION_OUTPUT", "EXECUTION_REQUEST", "FAILED", "PACKS", "PAUSED",
-    "KEY_VALUE_PAIRS", "LEASES", "REVISIONS", "KEY_VALUE_PAIR_REQUEST", "RULES", "RULE_ENFORCEMENTS",
+    "KEY_VALUE_PAIRS", "LEASES", "REVISIONS", "KEY_VALUE_PAIR_REQUEST", "RULES", "RULE_ENFORCEMENTS", "SENSOR_TYPES",
     "PAUSING", "PENDING", "REQUESTED", "RESUMING", "RUNNER_TYPES", "RUNNING", "SCHEDULED", "SECRET_MASK",
     "STATUSES", "SUCCEEDED", "TIMEOUT", "TOKENS", "TRIGGERS", "TRIGGER_INSTANCES", "TRIGGER_TYPES", "Entity",
     "Field", "Schema", "ValidationError", "format_time", "new_id", "now", "parse_time", "ref_of",

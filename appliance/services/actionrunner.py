@@ -17,12 +17,11 @@ import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
 
-import yaml
-
 from appliance import models
 from appliance.bus import Subscription
 from appliance.models import PACKS
-from appliance.parameters import ParameterError, render, render_config
+from appliance.pack_env import PackConfigError, pack_config
+from appliance.parameters import ParameterError, render
 from appliance.procfs import process_start_time, runner_alive, runner_identity
 from appliance.runners import RunContext, RunnerLoadError, RunnerSettings, RunResult, load
 from appliance.services.base import STALE_SECONDS, WorkerService, run_service, seconds_ago
@@ -32,39 +31,6 @@ LOG = logging.getLogger(__name__)
 
 def _discard(output_type: str, data: str) -> None:
     """Output sink when [actionrunner] stream_output is off."""
-
-
-class PackConfigError(ValueError):
-    """The pack's config file cannot be used; the message is one line naming the file."""
-
-
-def read_pack_config(path: str) -> dict:
-    """The pack config at `path` (StackStorm's <base_path>/configs/<pack>.yaml); none = {}."""
-    try:
-        with open(path, encoding="utf-8") as handle:
-            data = yaml.safe_load(handle)
-    except FileNotFoundError:
-        return {}
-    except OSError as exc:
-        raise PackConfigError(f"Cannot read the pack config {path}: {exc.strerror}.") from None
-    except UnicodeDecodeError as exc:
-        raise PackConfigError(f"The pack config {path} is not UTF-8 text (byte {exc.start}).") from None
-    except yaml.YAMLError as exc:
-        raise PackConfigError(f"The pack config {path} is not valid YAML: {_yaml_problem(exc)}") from None
-    if data is None:
-        return {}
-    if not isinstance(data, dict):
-        raise PackConfigError(f"The pack config {path} must be a mapping of keys to values, "
-                              f"not a {type(data).__name__}.")
-    return data
-
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    """PyYAML's problem and position on one line, without its multi-line context."""
-    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
-    if problem and mark:
-        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
-    return " ".join(str(exc).split())
 
 
 ACTIVE = (models.RUNNING, models.CANCELING, models.PAUSING, models.PAUSED, models.RESUMING)
@@ -159,10 +125,7 @@ class ActionRunnerService(WorkerService):
         pack_path = pack.get("path", "")
         entry_point = _entry_point(pack_path, action.get("entry_point") or "")
         user = doc["context"].get("user") or self.ctx.config.get("system_user", "user")
-        pack_config = read_pack_config(os.path.join(self.ctx.config.configs_path, f"{action['pack']}.yaml"))
-        if pack_config:  # its st2kv templates, with the schema's secret items decrypted
-            schema = read_pack_config(os.path.join(pack_path, "config.schema.yaml")) if pack_path else {}
-            pack_config = render_config(pack_config, schema, self.ctx.keys, user, action["pack"])
+        config = pack_config(self.ctx.config.configs_path, action["pack"], pack_path, self.ctx.keys, user)
         env = {
             "ST2_ACTION_PACK_NAME": action["pack"],
             "ST2_ACTION_EXECUTION_ID": doc["id"],
@@ -182,7 +145,7 @@ class ActionRunnerService(WorkerService):
             virtualenv=os.path.join(self.ctx.config.virtualenvs_path, action["pack"]),
             env=env,
             user=user,
-            pack_config=pack_config,
+            pack_config=config,
             settings=self.settings,
             emit=(lambda kind, data: self.ctx.executions.add_output(doc, kind, data)) if stream else _discard,
             started=lambda group: self._record_group(doc["id"], group),

@@ -12,13 +12,15 @@ from __future__ import annotations
 
 import base64
 import json
+import os
+import shutil
 import urllib.parse
 from dataclasses import dataclass, field
 from typing import Any, Optional
 
 import pytest
 import requests
-from e2e_harness import Appliance
+from e2e_harness import ROOT, Appliance
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
@@ -178,6 +180,17 @@ def _enforcement(app: Appliance, rule: dict, instance_id: str) -> str:
         ctx.close()
 
 
+def _sensor(app: Appliance) -> str:
+    """The test sensor pack registered, its sensor disabled (fuzzing only flips it off); its id."""
+    source = os.path.join(ROOT, "tests", "fixtures", "packs", "sensorpack")
+    shutil.copytree(source, os.path.join(app.packs, "sensorpack"))
+    registered = app.api("POST", "packs/register", json={"packs": ["sensorpack"]})
+    assert registered.status_code == 200 and registered.json()["sensors"] == 1, registered.text
+    disabled = app.api("PUT", "sensortypes/sensorpack.CounterSensor", json={"enabled": False})
+    assert disabled.status_code == 200, disabled.text
+    return disabled.json()["id"]
+
+
 def make_seeds(app: Appliance) -> Seeds:
     trigger_type = app.api("POST", "triggertypes", json=TRIGGER_TYPE)
     assert trigger_type.status_code == 201, trigger_type.text
@@ -198,6 +211,7 @@ def make_seeds(app: Appliance) -> Seeds:
     webhook = app.api("POST", "triggers", json={"type": "core.st2.webhook", "parameters": {"url": "fuzz/hook"}})
     assert webhook.status_code == 201, webhook.text
     pack_id = app.api("GET", "packs/core").json()["id"]
+    sensor_id = _sensor(app)
     runner_id = app.api("GET", "runnertypes/noop").json()["id"]
     ids = [done["id"], delayed.json()["id"], action.json()["id"], key.json()["id"]]
     action_body = {"name": "fuzzed", "pack": "fuzz", "runner_type": "noop", "parameters": {"p": {"type": "string"}},
@@ -205,7 +219,8 @@ def make_seeds(app: Appliance) -> Seeds:
     return Seeds(
         path_values={
             "execution_id": [done["id"], delayed.json()["id"], "last"],
-            "ref_or_id": ["fuzz.fuzzed", action.json()["id"], "core.noop", "core", pack_id, rule.json()["id"]],
+            "ref_or_id": ["fuzz.fuzzed", action.json()["id"], "core.noop", "core", pack_id, rule.json()["id"],
+                          "sensorpack.CounterSensor", sensor_id],
             "name_or_id": ["noop", runner_id],
             "id_or_key": [key.json()["id"], key.json()["key"]],
             "instance_id": [instance_id],
@@ -230,6 +245,7 @@ def make_seeds(app: Appliance) -> Seeds:
             "/triggertypes": TRIGGER_TYPE, "/triggertypes/{ref_or_id}": TRIGGER_TYPE,
             "/rules": RULE, "/rules/{ref_or_id}": RULE,
             "/webhooks/{hook:path}": {"trigger": "fuzz.fuzzed", "payload": {"a": 1}},
+            "/sensortypes/{ref_or_id}": {"enabled": False},
         },
         token=app.token, api_key=key.json()["key"], password=app.password,
     )
@@ -250,6 +266,7 @@ def restore(app: Appliance, seeds: Seeds) -> None:
     _put_back(app, "actions", "fuzz.fuzzed", seeds.valid_bodies["/actions"])
     _put_back(app, "rules", "fuzz.fuzzed", RULE)  # after its action: a rule's action must exist
     assert app.api("PUT", "runnertypes/noop", json={"enabled": True}).status_code == 200
+    assert app.api("PUT", "sensortypes/sensorpack.CounterSensor", json={"enabled": False}).status_code == 200
     if app.api("GET", "triggertypes/fuzz.fuzzed").status_code == 404:  # a fuzzed DELETE took it
         assert app.api("POST", "triggertypes", json=TRIGGER_TYPE).status_code == 201
 

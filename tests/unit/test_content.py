@@ -33,7 +33,8 @@ def registrar(tmp_path):
 
 def test_registers_pack_and_actions_with_stable_ids(registrar, tmp_path):
     _pack(tmp_path / "packs")
-    assert registrar.register() == {"runners": 0, "packs": 1, "actions": 1, "triggers": 0, "rules": 0, "configs": 0}
+    assert registrar.register() == {"runners": 0, "packs": 1, "actions": 1, "triggers": 0, "sensors": 0,
+                                   "rules": 0, "configs": 0}
     action = registrar.actions.find_one({"ref": "demo.hello"})
     assert action["uid"] == "action:demo:hello" and action["metadata_file"] == "actions/hello.yaml"
     assert registrar.packs.find_one({"ref": "demo"})["uid"] == "pack:demo"
@@ -97,3 +98,54 @@ def test_configs_are_checked_when_registered(tmp_path):
     with pytest.raises(ContentError, match="demo.yaml"):
         registrar.register(types=("configs",))
     store.close()
+
+
+SENSOR_YAML = """class_name: Watch
+entry_point: watch.py
+poll_interval: 10
+trigger_types:
+  - name: seen
+    payload_schema: {type: object, properties: {path: {type: string}}}
+"""
+
+
+def _sensor_pack(root, sensor_yaml=SENSOR_YAML):
+    pack = _pack(root)
+    (pack / "sensors").mkdir()
+    (pack / "sensors" / "watch.yaml").write_text(sensor_yaml)
+    (pack / "sensors" / "watch.py").write_text("")
+    return pack
+
+
+def test_sensors_register_with_the_trigger_types_they_declare(registrar, tmp_path):
+    pack = _sensor_pack(tmp_path / "packs")
+    assert registrar.register()["sensors"] == 1
+    sensor = registrar.sensor_types.find_one({"ref": "demo.Watch"})
+    assert {k: sensor[k] for k in ("name", "pack", "uid", "entry_point", "poll_interval", "enabled", "trigger_types",
+                                   "metadata_file", "artifact_uri")} == {
+        "name": "Watch", "pack": "demo", "uid": "sensor_type:demo:Watch", "entry_point": "watch.py",
+        "poll_interval": 10, "enabled": True, "trigger_types": ["demo.seen"], "metadata_file": "sensors/watch.yaml",
+        "artifact_uri": f"file://{pack}/sensors/watch.py"}
+    seen = registrar.trigger_types.find_one({"ref": "demo.seen"})
+    assert seen["metadata_file"] == "sensors/watch.yaml" and seen["payload_schema"]["properties"]
+    assert registrar.triggers.find_one({"ref": "demo.seen"})["type"] == "demo.seen"  # its shadow trigger
+    registrar.register()
+    assert registrar.sensor_types.find_one({"ref": "demo.Watch"})["id"] == sensor["id"]
+
+
+@pytest.mark.parametrize(("sensor_yaml", "message"), [
+    ("class_name: Watch\n", "'entry_point' is a required property"),
+    ("entry_point: watch.py\n", "'name' is a required property"),
+    ("class_name: Watch\nentry_point: ../../etc/x.py\n", "outside of the pack directory"),
+    ("class_name: Watch\nentry_point: watch.sh\n", "not a Python file"),
+    ("class_name: 'os; rm'\nentry_point: watch.py\n", "not a Python class name"),
+    ("class_name: Watch\nentry_point: watch.py\npoll_interval: 1\n", "Minimum possible poll_interval is 4 seconds"),
+    ("class_name: Watch\nentry_point: watch.py\ntrigger_types: [seen]\n", "trigger type definitions"),
+    ("class_name: Watch\nentry_point: watch.py\ntrigger_types: [{name: 'a/b'}]\n", "not a valid name"),
+])
+def test_invalid_sensor_metadata_is_refused_naming_the_file(registrar, tmp_path, sensor_yaml, message):
+    _sensor_pack(tmp_path / "packs", sensor_yaml)
+    with pytest.raises(ContentError, match=re.escape("sensors/watch.yaml")) as raised:
+        registrar.register()
+    assert message in str(raised.value)
+    assert registrar.sensor_types.count() == 0

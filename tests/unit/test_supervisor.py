@@ -14,7 +14,8 @@ import time
 import pytest
 
 from appliance import config, procfs
-from appliance.supervisor import Backoff, Children, mode_problem
+from appliance.process import Backoff
+from appliance.supervisor import Children, mode_problem
 
 PYTHON = sys.executable
 

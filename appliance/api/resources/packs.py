@@ -13,7 +13,8 @@ from appliance.services.context import Context
 # StackStorm's type names (singular and plural) -> the content types registered here.
 _TYPES = {"all": CONTENT_TYPES, "runner": ("runners",), "runners": ("runners",), "action": ("actions",),
           "actions": ("actions",), "trigger": ("triggers",), "triggers": ("triggers",), "rule": ("rules",),
-          "rules": ("rules",), "config": ("configs",), "configs": ("configs",)}
+          "rules": ("rules",), "sensor": ("sensors",), "sensors": ("sensors",), "config": ("configs",),
+          "configs": ("configs",)}
 
 
 def _strings(value: list) -> None:

@@ -10,15 +10,14 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from typing import Any, Optional
 
 from appliance import process
+from appliance.pack_env import interpreter, python_path
 from appliance.runners import RunContext, Runner, RunResult, script_parameters
 from python_runner.wrapper import DELIMITER, INVALID_STATUS_EXIT_CODE
 
 WRAPPER = os.path.join(os.path.dirname(os.path.abspath(__file__)), "wrapper.py")
-COMPAT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "compat")  # st2common, st2actions
 DEFAULT_TIMEOUT = 600
 LOG_LEVELS = ["AUDIT", "CRITICAL", "ERROR", "WARNING", "INFO", "DEBUG"]
 ANY_JSON = {"anyOf": [{"type": kind} for kind in ("object", "string", "integer", "number", "boolean", "array",
@@ -99,14 +98,7 @@ class PythonRunner(Runner):
         base = dict(os.environ)
         if venv_bin:
             base["PATH"] = venv_bin + os.pathsep + base.get("PATH", os.defpath)
-        paths = [os.path.join(ctx.pack_path, "lib"), os.path.join(ctx.pack_path, "actions", "lib")]
-        entry_lib = os.path.join(os.path.dirname(ctx.entry_point), "lib")
-        if entry_lib not in paths:
-            paths.append(entry_lib)
-        paths.append(COMPAT_PATH)
-        if not venv_bin and base.get("PYTHONPATH"):
-            paths.append(base["PYTHONPATH"])  # no pack virtualenv: the action lives in ours
-        base["PYTHONPATH"] = os.pathsep.join(paths)
+        base["PYTHONPATH"] = python_path(ctx.pack_path, ctx.entry_point, bool(venv_bin), base.get("PYTHONPATH", ""))
         user_env = {key: value for key, value in (ctx.runner_parameters.get("env") or {}).items()
                     if key.lower() != "pythonpath"}  # the pack's import path is not the user's to replace
         env = process.action_environment(ctx.env, user_env, debug=bool(ctx.runner_parameters.get("debug")),
@@ -117,15 +109,6 @@ class PythonRunner(Runner):
         if ctx.env.get("ST2_ACTION_API_URL"):
             env["ST2_API_URL"] = ctx.env["ST2_ACTION_API_URL"]
         return env
-
-
-def interpreter(virtualenv: str, python_binary: str) -> tuple[str, Optional[str]]:
-    """The pack virtualenv's python and bin/ when it has one, else python_binary or the appliance's python."""
-    if virtualenv:
-        candidate = os.path.join(virtualenv, "bin", "python")
-        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
-            return candidate, os.path.join(virtualenv, "bin")
-    return python_binary or sys.executable, None
 
 
 def split_output(stdout: str) -> tuple[str, Optional[str]]:

@@ -217,7 +217,8 @@ def test_pack_rules_register_after_every_packs_actions_keeping_ids(store, tmp_pa
     _pack(packs, "beta", {"plain.yml": "name: plain\npack: beta\ntrigger: {type: core.st2.generic.actiontrigger}\n"
                                        "action: {ref: beta.hello}\n"})
     registrar = _registrar(store, tmp_path)
-    assert registrar.register() == {"runners": 0, "packs": 2, "actions": 2, "triggers": 2, "rules": 2, "configs": 0}
+    assert registrar.register() == {"runners": 0, "packs": 2, "actions": 2, "triggers": 2, "sensors": 0, "rules": 2,
+                                   "configs": 0}
     rules = registrar.rule_definitions.rules
     on_poll = rules.find_one({"ref": "alpha.on_poll"})
     assert on_poll["enabled"] is True and on_poll["metadata_file"] == "rules/on_poll.yaml"

@@ -1,4 +1,4 @@
-"""Datastore access for actions: StackStorm's semantics over the API, with the standard library only.
+"""Datastore access for actions and sensors: StackStorm's semantics over the API, with the standard library only.
 
 The action's process may run in a bare pack virtualenv, so this talks HTTP with urllib rather than
 st2client or requests. Keys are local to the pack and class (`<pack>.<Class>:<name>`) unless
@@ -16,7 +16,7 @@ import urllib.request
 from types import SimpleNamespace
 from typing import Any, Optional
 
-__all__ = ["ActionDatastoreService", "SYSTEM_SCOPE"]
+__all__ = ["ActionDatastoreService", "SensorDatastoreService", "SYSTEM_SCOPE"]
 
 SYSTEM_SCOPE = "system"
 SEPARATOR = ":"
@@ -103,3 +103,13 @@ class ActionDatastoreService:
         with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as response:
             payload = response.read()
         return json.loads(payload) if payload else None
+
+
+class SensorDatastoreService(ActionDatastoreService):
+    """The same for sensors, with the sensor container's service token (ST2_AUTH_TOKEN, ST2_API_URL)."""
+
+    def __init__(self, logger: logging.Logger, pack_name: str, class_name: str,
+                 auth_token: Optional[str] = None, api_url: Optional[str] = None) -> None:
+        super().__init__(logger, pack_name, class_name,
+                         auth_token if auth_token is not None else os.environ.get("ST2_AUTH_TOKEN"),
+                         api_url or os.environ.get("ST2_API_URL"))
