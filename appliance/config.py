@@ -15,6 +15,8 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
+from appliance.rules.cron import time_zone
+
 DEFAULT_CONFIG_PATH = "/etc/st2/st2.conf"
 
 
@@ -80,6 +82,14 @@ def _executable(raw: str) -> str:
     if path and not (os.path.isfile(path) and os.access(path, os.X_OK)):
         raise ValueError(f"{path} is not an executable file")
     return path
+
+
+def _time_zone(raw: str) -> str:
+    """Empty, or the name of a time zone the host knows (or UTC): an unknown one is refused at start."""
+    name = raw.strip()
+    if name:
+        time_zone(name)
+    return name
 
 
 # section -> key -> (parser, default). Defaults follow conf/st2.conf.sample, except that the
@@ -151,6 +161,14 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
     },
     "keyvalue": {
         "encryption_key_path": (str, ""),  # "" = <data_path>/keys/datastore_key.json, made at first start
+    },
+    "timersengine": {
+        # the zone of Date and Cron timers without `timezone`; UTC, not StackStorm's
+        # America/Los_Angeles: see README (st2timersengine)
+        "local_timezone": (_time_zone, "UTC"),
+    },
+    "timer": {
+        "local_timezone": (_time_zone, ""),  # StackStorm's deprecated name: wins over [timersengine] when set
     },
     "webui": {
         "webui_base_url": (str, "https://localhost"),

@@ -4,6 +4,9 @@ Every engine re-reads the timer triggers every second, so a trigger created, cha
 (by a rule or `POST /v1/triggers`) takes effect within a second, and keeps their schedules; only the
 holder of the leader lock fires them (see appliance/coordination), so each tick is dispatched once
 however many engines run. A standby keeps its schedules moving and fires from the moment it leads.
+Date and Cron timers without `timezone` run in StackStorm's `[timer] local_timezone` when set (its
+deprecated name), else `[timersengine] local_timezone` (UTC by default); st2.conf loading has
+already refused a zone the host does not know.
 """
 
 from __future__ import annotations
@@ -14,8 +17,10 @@ import threading
 from dataclasses import dataclass
 from typing import Optional
 
+from appliance.config import Config
 from appliance.coordination import leader_lock
 from appliance.models import TRIGGERS
+from appliance.rules.cron import time_zone
 from appliance.services.base import Service, run_service
 from appliance.timers import TIMER_TYPES, UTC, Schedule, payload, schedule_of
 from appliance.triggers import DispatchError
@@ -35,6 +40,12 @@ def utc_now() -> datetime.datetime:
     return datetime.datetime.now(UTC)
 
 
+def default_time_zone(config: Config) -> datetime.tzinfo:
+    """The zone of Date and Cron timers without `timezone`, as StackStorm 3.9 picks it
+    (st2reactor/cmd/timersengine.py): `[timer] local_timezone or [timersengine] local_timezone`."""
+    return time_zone(config.get("timer", "local_timezone") or config.get("timersengine", "local_timezone") or "UTC")
+
+
 class TimersEngineService(Service):
     name = "st2timersengine"
 
@@ -42,6 +53,7 @@ class TimersEngineService(Service):
         super().__init__(ctx)
         self.triggers = ctx.store.collection(TRIGGERS)
         self.lock = leader_lock(ctx.config, ctx.store, self.name)
+        self.default_zone = default_time_zone(ctx.config)
         self.timers: dict[str, Timer] = {}  # by trigger id
         self._stop = threading.Event()
         self._thread: Optional[threading.Thread] = None
@@ -57,10 +69,9 @@ class TimersEngineService(Service):
                     doc["type"], doc.get("parameters")):
                 self.timers[trigger_id] = self._start(doc, now)
 
-    @staticmethod
-    def _start(trigger: dict, now: datetime.datetime) -> Timer:
+    def _start(self, trigger: dict, now: datetime.datetime) -> Timer:
         try:
-            schedule = schedule_of(trigger, now)
+            schedule = schedule_of(trigger, now, self.default_zone)
         except ValueError as exc:
             LOG.error("timer %s not scheduled: %s", trigger["ref"], exc)
             return Timer(trigger, None, None)
@@ -112,6 +123,7 @@ class TimersEngineService(Service):
             self._stop.wait(self._next_wait(reload_at))
 
     def start(self) -> None:
+        LOG.info("Date and Cron timers without a timezone run in %s", self.default_zone)
         self._thread = threading.Thread(target=self._loop, daemon=True, name="timers")
         self._thread.start()
 

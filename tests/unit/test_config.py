@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import subprocess
 import sys
 
 import pytest
@@ -293,6 +294,46 @@ def test_binaries_must_be_executable_files(write, tmp_path, key):
     for unusable in (plain, tmp_path):
         message = _refusal(write(f"[actionrunner]\n{key} = {unusable}\n"))
         assert f"[actionrunner] {key}" in message and "is not an executable file" in message
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("", ("", "UTC")),
+    ("[timersengine]\nlocal_timezone = Europe/Paris\n", ("", "Europe/Paris")),
+    ("[timer]\nlocal_timezone = America/Los_Angeles \n[timersengine]\nlocal_timezone = UTC\n",
+     ("America/Los_Angeles", "UTC")),
+])
+def test_local_timezones(write, text, expected):
+    cfg = st2config.load(write(text))
+    assert (cfg.get("timer", "local_timezone"), cfg.get("timersengine", "local_timezone")) == expected
+
+
+@pytest.mark.parametrize("section", ["timer", "timersengine"])
+def test_an_unknown_local_timezone_is_refused_in_one_line(write, section):
+    message = _refusal(write(f"[{section}]\nlocal_timezone = Mars/Olympus_Mons\n"))
+    assert f"[{section}] local_timezone" in message and 'timezone "Mars/Olympus_Mons" is not a known time zone' \
+        in message
+
+
+def test_a_local_timezone_without_a_time_zone_database_says_so(write, monkeypatch):
+    from appliance.rules import cron
+
+    def no_database(key):
+        raise cron.zoneinfo.ZoneInfoNotFoundError(key)
+
+    monkeypatch.setattr(cron.zoneinfo, "ZoneInfo", no_database)
+    assert st2config.load(write("[timersengine]\nlocal_timezone = UTC\n")).get("timersengine", "local_timezone") \
+        == "UTC"  # needs no database
+    message = _refusal(write("[timersengine]\nlocal_timezone = Europe/Paris\n"))
+    assert "[timersengine] local_timezone" in message and "this host has no time zone database" in message
+
+
+def test_the_timers_engine_stops_on_an_unknown_zone_with_one_line(write):
+    path = write("[timersengine]\nlocal_timezone = Europe/Pariss\n")
+    done = subprocess.run([sys.executable, "-m", "appliance.services.timersengine", "--config-file", path],
+                          capture_output=True, text=True, timeout=60, stdin=subprocess.DEVNULL)
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode != 0 and len(lines) == 1 and lines[0].startswith("error: "), done.stderr
+    assert "[timersengine] local_timezone" in lines[0] and "Europe/Pariss" in lines[0]
 
 
 # Keys whose one accepted value (or set of values) is all the appliance has yet; anything else is refused.
