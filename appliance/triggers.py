@@ -18,6 +18,7 @@ from appliance.models import TRIGGER_INSTANCES, TRIGGER_TYPES, TRIGGERS, Validat
 from appliance.models.schema import shown
 from appliance.models.trigger_instance import PENDING
 from appliance.models.trigger_type import draft4
+from appliance.rules.cron import BOUNDS as CRON_BOUNDS
 from appliance.store import Store
 
 LOG = logging.getLogger(__name__)
@@ -37,8 +38,7 @@ _TIMER_PAYLOAD = {
     },
 }
 _CRON_FIELD = {"anyOf": [{"type": "string"}, {"type": "integer"}]}
-_CRON_RANGES = {"month": (1, 12), "day": (1, 31), "week": (1, 53), "day_of_week": (0, 6), "hour": (0, 23),
-                "minute": (0, 59), "second": (0, 59)}
+_CRON_RANGES = {name: bounds for name, bounds in CRON_BOUNDS.items() if name != "year"}  # StackStorm's schema
 
 # Types StackStorm registers at start-up (INTERNAL_TRIGGER_TYPES); their payloads are validated like
 # pack types', when [system] validate_trigger_payload is on.

@@ -36,6 +36,22 @@ _TYPE_KEYS = ("ref", "parameters")
 _ACTION_KEYS = ("ref", "parameters", "description")
 
 
+def check_trigger_parameters(trigger_type: dict, parameters: dict, validate_pack: bool, field: str) -> None:
+    """Parameters against the type's parameters_schema (always for the webhook and timer types, for
+    pack types when `validate_pack`), and a CronTimer's fields and zone as its schedule reads them.
+    Rules and POST/PUT /v1/triggers both check through here; `field` names the parameters in errors."""
+    ref, schema = trigger_type["ref"], trigger_type.get("parameters_schema")
+    if schema and (ref in ALWAYS_VALIDATED or validate_pack):
+        problem = payload_problem(schema, parameters)
+        if problem:
+            raise ValidationError(f'Invalid {field} for trigger type "{ref}": {problem}', field)
+    if ref == CRON_TIMER:
+        try:
+            check_cron(parameters)
+        except ValueError as exc:
+            raise ValidationError(f'Invalid {field} for trigger type "{ref}": {exc}', field) from None
+
+
 def _only(value: dict, allowed: tuple[str, ...], field: str) -> None:
     unknown = sorted(set(value) - set(allowed))
     if unknown:
@@ -125,17 +141,7 @@ class RuleDefinitions:
                 raise ValidationError(f'Trigger type "{ref}" takes no parameters, the rule gives '
                                       f"{shown(parameters)} (field 'trigger.parameters')", "trigger.parameters")
             return
-        if ref in ALWAYS_VALIDATED or self.validate_pack_parameters:
-            problem = payload_problem(schema, parameters)
-            if problem:
-                raise ValidationError(f'Invalid trigger.parameters for trigger type "{ref}": {problem}',
-                                      "trigger.parameters")
-        if ref == CRON_TIMER:
-            try:
-                check_cron(parameters)
-            except ValueError as exc:
-                raise ValidationError(f'Invalid trigger.parameters for trigger type "{ref}": {exc}',
-                                      "trigger.parameters") from None
+        check_trigger_parameters(trigger_type, parameters, self.validate_pack_parameters, "trigger.parameters")
 
     def _check_action(self, ref: str) -> None:
         if self.actions.find_one({"ref": ref}) is None:

@@ -180,6 +180,20 @@ def test_triggers_of_a_parameterised_type(client):
     assert client.simulate_get("/v1/triggers", params={"type": "core.st2.webhook"}).json == []
 
 
+@pytest.mark.parametrize(("body", "message"), [
+    ({"type": "core.st2.CronTimer", "parameters": {"hour": "25"}}, 'Invalid parameters for trigger type '
+                                                                    '"core.st2.CronTimer"'),
+    ({"type": "core.st2.CronTimer", "parameters": {"minute": "*/5", "timezone": "Mars/Olympus"}}, "Mars/Olympus"),
+    ({"type": "core.st2.IntervalTimer", "parameters": {"unit": "fortnights", "delta": 1}}, "fortnights"),
+    ({"type": "core.st2.webhook", "parameters": {}}, "'url' is a required property"),
+])
+def test_a_trigger_whose_parameters_its_type_refuses_is_a_400(client, body, message):
+    before = _count(client, "/v1/triggers")
+    answer = client.simulate_post("/v1/triggers", json=body)
+    assert answer.status_code == 400 and message in answer.json["faultstring"], answer.text
+    assert _count(client, "/v1/triggers") == before
+
+
 # -- the dispatcher ------------------------------------------------------------------------------
 def test_dispatch_stores_a_pending_instance_then_queues_it_for_the_rules_engine(ctx, client):
     received, arrived = [], threading.Event()

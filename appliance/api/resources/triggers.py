@@ -21,6 +21,7 @@ from appliance.models import (
 )
 from appliance.models import trigger as trigger_model
 from appliance.models import trigger_type as trigger_type_model
+from appliance.rules.definitions import check_trigger_parameters
 from appliance.services.context import Context
 from appliance.triggers import SYSTEM_PACK
 
@@ -93,7 +94,11 @@ class _TriggerBase(_Base):
         if isinstance(type_ref, str) and trigger_type is None:
             raise ValidationError(f'Trigger type "{type_ref[:200]}" not found (field \'type\')', "type")
         defaults = {} if existing or trigger_type is None else {"name": str(uuid.uuid4()), "pack": trigger_type["pack"]}
-        return trigger_model.identify(TRIGGERS.build({**defaults, **body}, existing))
+        trigger = trigger_model.identify(TRIGGERS.build({**defaults, **body}, existing))
+        if trigger_type is not None:  # a timer's schedule is checked here as in a rule, not found broken later
+            check_trigger_parameters(trigger_type, trigger["parameters"],
+                                     self.ctx.config.get("system", "validate_trigger_parameters"), "parameters")
+        return trigger
 
 
 class Triggers(_TriggerBase):
