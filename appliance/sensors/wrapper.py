@@ -21,31 +21,27 @@ import threading
 import traceback
 from typing import Any, Optional
 
+from st2common.services.datastore import SensorDatastoreService  # appliance/compat, on PYTHONPATH
+
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # the container reads the level back from each line
 
 
-class SensorService:
-    """What a sensor reaches through self.sensor_service (StackStorm's names and signatures)."""
+class SensorService(SensorDatastoreService):
+    """What a sensor reaches through self.sensor_service (StackStorm's names and signatures): the
+    datastore methods (list_values, get_value, set_value, delete_value, get_user_info) over the API
+    with the container's service token, plus dispatch and loggers."""
 
     def __init__(self, wrapper: SensorWrapper) -> None:
         self._wrapper = wrapper
-        self._datastore_service: Any = None
+        super().__init__(self.get_logger("datastore"), wrapper.pack, wrapper.class_name, wrapper.auth_token,
+                         wrapper.api_url)
 
     @property
-    def datastore_service(self) -> Any:
-        if self._datastore_service is None:
-            from st2common.services.datastore import SensorDatastoreService
-
-            wrapper = self._wrapper
-            self._datastore_service = SensorDatastoreService(self.get_logger("datastore"), wrapper.pack,
-                                                             wrapper.class_name, wrapper.auth_token, wrapper.api_url)
-        return self._datastore_service
+    def datastore_service(self) -> SensorService:
+        return self
 
     def get_logger(self, name: str) -> logging.Logger:
         return logging.getLogger(f"SensorWrapper.{self._wrapper.pack}.{self._wrapper.class_name}.{name}")
-
-    def get_user_info(self) -> dict:
-        return self.datastore_service.get_user_info()
 
     def dispatch(self, trigger: Any, payload: Optional[dict] = None, trace_tag: Optional[str] = None) -> None:
         self.dispatch_with_context(trigger, payload, {"trace_tag": trace_tag} if trace_tag else None)
@@ -57,21 +53,6 @@ class SensorService:
             trace_context = {"trace_tag": getattr(trace_context, "trace_tag", None),
                              "id": getattr(trace_context, "id_", None)}
         self._wrapper.send({"trigger": trigger, "payload": payload or {}, "trace_context": trace_context})
-
-    def list_values(self, local: bool = True, prefix: Optional[str] = None, limit: Optional[int] = None,
-                    offset: int = 0) -> list:
-        return self.datastore_service.list_values(local=local, prefix=prefix, limit=limit, offset=offset)
-
-    def get_value(self, name: str, local: bool = True, scope: str = "system", decrypt: bool = False) -> Any:
-        return self.datastore_service.get_value(name=name, local=local, scope=scope, decrypt=decrypt)
-
-    def set_value(self, name: str, value: Any, ttl: Optional[int] = None, local: bool = True,
-                  scope: str = "system", encrypt: bool = False) -> bool:
-        return self.datastore_service.set_value(name=name, value=value, ttl=ttl, local=local, scope=scope,
-                                                encrypt=encrypt)
-
-    def delete_value(self, name: str, local: bool = True, scope: str = "system") -> bool:
-        return self.datastore_service.delete_value(name=name, local=local, scope=scope)
 
 
 class SensorWrapper:
