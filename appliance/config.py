@@ -159,6 +159,12 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
         "user": (str, "stanley"),
         "ssh_key_file": (str, "/home/stanley/.ssh/stanley_rsa"),
     },
+    "ssh_runner": {
+        # StackStorm's: with use_ssh_config, every ssh of the clush and remote runners reads
+        # this file alone (ssh -F); without it, ssh's own (~/.ssh/config of the passwd home, /etc/ssh/ssh_config)
+        "use_ssh_config": (_bool, False),
+        "ssh_config_file_path": (str, "~/.ssh/config"),
+    },
     "keyvalue": {
         "encryption_key_path": (str, ""),  # "" = <data_path>/keys/datastore_key.json, made at first start
     },
@@ -220,6 +226,13 @@ class Config:
     @property
     def configs_path(self) -> str:
         return os.path.join(self.base_path, "configs")
+
+    @property
+    def ssh_config_file(self) -> str:
+        """The ssh configuration file the runners pass to ssh -F, "" for ssh's own choice."""
+        if not self.get("ssh_runner", "use_ssh_config"):
+            return ""
+        return os.path.expanduser(self.get("ssh_runner", "ssh_config_file_path"))
 
     @property
     def htpasswd_path(self) -> str:

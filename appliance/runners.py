@@ -34,6 +34,11 @@ class RunnerSettings:
     python_binary: str = ""  # [actionrunner] python_binary: python-script for packs without a virtualenv
     system_user: str = ""  # [system_user] user: remote login name when the action gives no username
     ssh_key_file: str = ""  # [system_user] ssh_key_file: remote key when neither private_key nor an agent
+    ssh_config_file: str = ""  # [ssh_runner] ssh_config_file_path when use_ssh_config: ssh -F for every runner
+
+    def ssh_config_options(self) -> list[str]:
+        """`-F <file>` when st2.conf names the ssh configuration, else nothing (ssh's own defaults)."""
+        return ["-F", self.ssh_config_file] if self.ssh_config_file else []
 
 
 @dataclass

@@ -48,6 +48,7 @@ class ActionRunnerService(WorkerService):
             python_binary=config.get("actionrunner", "python_binary"),
             system_user=config.get("system_user", "user"),
             ssh_key_file=config.get("system_user", "ssh_key_file"),
+            ssh_config_file=config.ssh_config_file,
         )
         self.identity = runner_identity()
         self.packs = ctx.store.collection(PACKS)

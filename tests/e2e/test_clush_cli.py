@@ -5,7 +5,11 @@ from __future__ import annotations
 import pytest
 from e2e_harness import Appliance, pids_running, unique_sleep, wait_until
 
+from tests.support import cluster
+from tests.support.cluster import Cluster
+
 pytestmark = pytest.mark.e2e
+cluster_nodes = cluster.cluster_nodes
 
 
 def test_cmd_over_64_nodes_returns_one_result_per_node(appliance: Appliance):
@@ -84,3 +88,18 @@ def test_nodeset_fold_through_the_cli(appliance: Appliance):
     done, execution = appliance.st2_json("run", "clush.nodeset_fold", "nodes=node1,node2,node3,node7")
     assert execution["status"] == "succeeded", execution
     assert execution["result"]["result"] == "node[1-3,7]"
+
+
+def test_cancel_over_ssh_leaves_nothing_on_the_nodes(appliance: Appliance, cluster_nodes: Cluster):
+    """An 8-node cluster (a network namespace and an sshd per node): the cancel ends the command on each node."""
+    sleep = "sleep 62.4817"
+    execution_id = appliance.st2_async("clush.cmd", f"nodes={cluster_nodes.names}", f"cmd=echo started; {sleep}",
+                                       f"ssh_options=-F {cluster_nodes.ssh_config}")
+    assert wait_until(lambda: len(cluster_nodes.running(sleep)) == 8, 30), "the 8 remote sleeps did not start"
+    done = appliance.st2("execution", "cancel", execution_id)
+    assert done.returncode == 0, done.stdout + done.stderr
+    execution = appliance.wait_status(execution_id, timeout=20)
+    assert execution["status"] == "canceled", execution
+    assert execution["result"]["canceled_nodes"] == "node[1-8]"
+    assert execution["result"]["error"] == "Canceled: 8 canceled (node[1-8]) of 8 nodes."
+    assert cluster_nodes.wait_clean(sleep, 10) == {}, "the remote commands survived the cancel"

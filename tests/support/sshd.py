@@ -124,15 +124,15 @@ def _keygen(path: Path, comment: str) -> None:
     path.chmod(0o600)
 
 
-def _config(port: int, workdir: Path) -> str:
-    """Our own sshd_config: loopback only, key logins only, no throttling of parallel connections."""
+def _config(port: int, workdir: Path, listen: str = "127.0.0.1", name: str = "sshd") -> str:
+    """Our own sshd_config: one address only, key logins only, no throttling of parallel connections."""
     return "\n".join(
         [
             f"Port {port}",
-            "ListenAddress 127.0.0.1",
+            f"ListenAddress {listen}",
             f"HostKey {workdir / 'ssh_host_ed25519_key'}",
             f"AuthorizedKeysFile {workdir / 'authorized_keys'}",
-            f"PidFile {workdir / 'sshd.pid'}",
+            f"PidFile {workdir / (name + '.pid')}",
             "PubkeyAuthentication yes",
             "PasswordAuthentication no",
             "KbdInteractiveAuthentication no",

@@ -168,7 +168,7 @@ def test_unknown_sections_and_keys_are_ignored(write):
         write(
             "[api]\nport = 9200\nlogging = /etc/st2/logging.api.conf\nmask_secrets = True\n"
             "[sensorcontainer]\nsingle_sensor_mode = whatever\n"
-            "[ssh_runner]\nuse_ssh_config = not-a-boolean-but-unknown\n"
+            "[resultstracker]\nquery_interval = not-a-number-but-unknown\n"
             "[DEFAULT]\nsomething = 1\n"
         )
     )

@@ -8,13 +8,15 @@ execution succeeds when at most `max_failed_nodes` nodes failed or timed out.
 from __future__ import annotations
 
 import os
+import shlex
 from abc import abstractmethod
 
 from appliance.runners import RunContext, Runner, RunResult, runner_type, script_parameters
 from appliance.runners import parameter as param
 from appliance.script_arguments import script_arguments
 from clush_runner.launcher import run_engine
-from clush_runner.outcome import execution_status
+from clush_runner.outcome import execution_status, failure_line
+from clush_runner.session_guard import guard
 from clush_runner.steps import script_command_line, script_steps
 
 DEFAULT_TIMEOUT = 600
@@ -44,6 +46,11 @@ def node_set_parameters() -> dict:
     }
 
 
+def guarded(params: dict) -> bool:
+    """Over ssh a command runs under a session guard, so a cancel or timeout also ends it on the node."""
+    return (params.get("worker") or "ssh") == "ssh"
+
+
 def _runner_type(name: str, description: str, own: dict) -> dict:
     return runner_type(name, "clush_runner", "clush_runners", description, {**node_set_parameters(), **own})
 
@@ -62,19 +69,24 @@ class ClusterShellRunner(Runner):
             steps = self.steps(ctx)
         except ValueError as exc:
             return RunResult("failed", {"error": str(exc)})
+        worker = params.get("worker") or "ssh"
         job = {
             "nodes": params.get("nodes"),
-            "worker": params.get("worker") or "ssh",
+            "worker": worker,
             "fanout": params.get("fanout") or 64,
             "command_timeout": params.get("command_timeout") or 0,
             "connect_timeout": params.get("connect_timeout") or 0,
             "ssh_user": params.get("user"),
-            "ssh_options": params.get("ssh_options"),
+            "ssh_options": " ".join([*map(shlex.quote, ctx.settings.ssh_config_options()),
+                                     str(params.get("ssh_options") or "")]).strip(),
             "gather": bool(params.get("gather")),
             "steps": steps,
         }
         result = run_engine(ctx, job, float(params.get("timeout") or DEFAULT_TIMEOUT))
-        return RunResult(execution_status(result, int(params.get("max_failed_nodes") or 0)), result)
+        status = execution_status(result, int(params.get("max_failed_nodes") or 0))
+        if status != "succeeded" and not result.get("error"):
+            result["error"] = failure_line(result, status, worker)
+        return RunResult(status, result)
 
     @staticmethod
     def check(params: dict) -> None:
@@ -98,6 +110,8 @@ class ClushRunner(ClusterShellRunner):
         cmd = ctx.runner_parameters.get("cmd")
         if not cmd:
             raise ValueError("Nothing to run: the cmd parameter is empty.")
+        if guarded(ctx.runner_parameters):
+            return [{"kind": "shell", "command": guard(str(cmd)), "guarded": True}]
         return [{"kind": "shell", "command": str(cmd)}]
 
 
@@ -150,4 +164,6 @@ class ClushScriptRunner(ClusterShellRunner):
         line = script_command_line(remote, args)
         if params.get("args"):
             line += " " + params["args"]
+        if guarded(params):
+            return script_steps(script, remote, guard(line), guarded=True)
         return script_steps(script, remote, line)

@@ -8,6 +8,13 @@ Protocol: the job arrives as JSON on stdin (never argv: it may hold commands wit
 Each output line is written as it arrives, `node: line`, to stdout or stderr. The folded result
 (see outcome.summarize) is written to the job's result_path, also after a deadline or a SIGTERM,
 so a canceled or timed-out run still reports what each node did.
+
+Stopping: a step marked `guarded` runs its command under session_guard on each node, and its
+stdin stays open while the command runs. A cancel, the run's deadline or a node's
+command_timeout closes that node's stdin, which ends the command there, and gives the node
+STOP_GRACE_SECONDS to hang up; a node that does not (its link is cut, it hangs) has its ssh
+killed and is reported in `unstopped_nodes`: its command may still be running. Other steps (the
+exec worker, copies) are killed on the spot.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import json
 import os
 import signal
 import sys
+import time
+from dataclasses import dataclass, field
 from string import Template
 from typing import Any, Optional
 
@@ -26,9 +35,12 @@ from ClusterShell.NodeUtils import GroupResolverError, GroupSourceError
 from ClusterShell.Task import task_self
 from ClusterShell.Worker.Worker import WorkerError
 
+from clush_runner.groups import use_site_groups
 from clush_runner.outcome import CANCELED, TIMEOUT, NodeRecord, summarize
 
 WORKER_MODULES = {"ssh": "Ssh", "exec": "Exec", "rsh": "Rsh", "pdsh": "Pdsh"}
+STOP_GRACE_SECONDS = 5.0  # for a node to hang up once asked to stop
+TICK_SECONDS = 0.2  # how often stop requests and per-node deadlines are looked at
 PATTERN_NAMES = {"h": "n", "host": "n", "hosts": "n", "n": "0", "rank": "0"}
 
 
@@ -37,11 +49,27 @@ class JobError(Exception):
 
 
 class Interrupted(BaseException):
-    """Raised out of the event loop by the deadline alarm or by SIGTERM (a cancel)."""
+    """Raised by the deadline alarm or by SIGTERM (a cancel) when no step is running to stop."""
 
     def __init__(self, reason: str) -> None:
         super().__init__(reason)
         self.reason = reason
+
+
+@dataclass
+class Control:
+    """The stop asked by a signal (canceled or timeout), and whether a step's event loop will act on it."""
+
+    reason: Optional[str] = None
+    in_loop: bool = False
+
+    def request(self, reason: str) -> None:
+        self.reason = self.reason or reason
+        if not self.in_loop:
+            raise Interrupted(self.reason)
+
+
+CONTROL = Control()
 
 
 class _Percent(Template):
@@ -57,6 +85,7 @@ def check_pattern(text: str) -> None:
 
 
 def parse_nodes(text: str) -> NodeSet:
+    use_site_groups()
     try:
         nodes = NodeSet(text)
     except (NodeSetException, GroupResolverError, GroupSourceError) as exc:
@@ -66,13 +95,34 @@ def parse_nodes(text: str) -> NodeSet:
     return nodes
 
 
-class _Collector(EventHandler):
-    """Keeps each node's lines and return code and streams every line as it arrives."""
+@dataclass
+class _Stop:
+    """A stop asked of one running node: why, and when."""
 
-    def __init__(self, records: dict[str, NodeRecord], stream: bool) -> None:
+    reason: str
+    asked: float
+
+
+@dataclass
+class _StepState:
+    started: dict[str, float] = field(default_factory=dict)  # running nodes, since when
+    stopping: dict[str, _Stop] = field(default_factory=dict)
+
+
+class _Collector(EventHandler):
+    """Keeps each node's lines and return code, streams every line as it arrives, and carries out stops."""
+
+    def __init__(self, records: dict[str, NodeRecord], stream: bool, guarded: bool, command_timeout: float) -> None:
         super().__init__()
         self.records = records
         self.stream = stream
+        self.guarded = guarded
+        self.command_timeout = command_timeout
+        self.state = _StepState()
+        self.worker: Any = None  # set once the worker exists (it takes this handler)
+
+    def ev_pickup(self, worker: Any, node: str) -> None:
+        self.state.started[node] = time.monotonic()
 
     def ev_read(self, worker: Any, node: str, sname: str, msg: bytes) -> None:
         line = msg.decode("utf-8", "replace")
@@ -87,12 +137,50 @@ class _Collector(EventHandler):
                 self.stream = False
 
     def ev_hup(self, worker: Any, node: str, rc: int) -> None:
-        self.records[node].close(rc)
+        self.state.started.pop(node, None)
+        stop = self.state.stopping.pop(node, None)
+        if stop is None:
+            self.records[node].close(rc)
+        else:  # it ended because it was asked to: what it printed counts, its exit code does not
+            self.records[node].state = stop.reason
 
     def ev_close(self, worker: Any, timedout: bool) -> None:
         if timedout:
             for node in worker.iter_keys_timeout():
                 self.records[node].state = TIMEOUT
+
+    def ev_timer(self, timer: Any) -> None:
+        if not self.guarded:
+            if CONTROL.reason:
+                self.worker.abort()
+            return
+        now = time.monotonic()
+        clients = {client.key: client for client in self.worker._engine_clients()}
+        if CONTROL.reason:
+            for client in clients.values():  # never started: they never will
+                if not client.registered:
+                    client.abort()
+        for node, since in list(self.state.started.items()):
+            if node in self.state.stopping:
+                continue
+            if CONTROL.reason:
+                self._ask_stop(clients[node], CONTROL.reason, now)
+            elif self.command_timeout and now - since >= self.command_timeout:
+                self._ask_stop(clients[node], TIMEOUT, now)
+        for node, stop in list(self.state.stopping.items()):
+            if now - stop.asked >= STOP_GRACE_SECONDS and clients[node].registered:
+                clients[node].abort()
+
+    def unstopped(self) -> None:
+        """After the loop: nodes asked to stop that never hung up had their ssh killed; say so."""
+        for node, stop in self.state.stopping.items():
+            self.records[node].state = stop.reason
+            self.records[node].unstopped = True
+
+    def _ask_stop(self, client: Any, reason: str, now: float) -> None:
+        """End of file on the node's stdin: its session guard ends the command (see session_guard)."""
+        self.state.stopping[client.key] = _Stop(reason, now)
+        client._set_write_eof(client.worker.SNAME_STDIN)  # per node; the worker only has it for all nodes
 
 
 def _worker_class(name: str) -> Any:
@@ -116,18 +204,32 @@ def run_step(task: Any, step: dict, nodes: NodeSet, job: dict, records: dict[str
     for node in nodes:
         records[node] = NodeRecord()
     worker_cls = _worker_class(job.get("worker") or "ssh")
-    timeout = float(job.get("command_timeout") or 0) or None
-    handler = _Collector(records, bool(job.get("stream", True)))
+    command_timeout = float(job.get("command_timeout") or 0)
+    guarded = bool(step.get("guarded"))
+    handler = _Collector(records, bool(job.get("stream", True)), guarded, command_timeout)
+    # A guarded step's per-node limit is the handler's (a stop the node hears of), the others' ClusterShell's.
+    timeout = None if guarded or not command_timeout else command_timeout
     if step["kind"] == "copy":
         worker = worker_cls(nodes, handler=handler, timeout=timeout, source=step["source"], dest=step["dest"],
                             preserve=bool(step.get("preserve")), stderr=True)
     else:
         worker = worker_cls(nodes, handler=handler, timeout=timeout, command=step["command"], stderr=True)
+    handler.worker = worker
     task.schedule(worker)
     if step.get("stdin"):
         worker.write(step["stdin"].encode("utf-8"))
-    worker.set_write_eof()
-    task.run()
+    if not guarded:
+        worker.set_write_eof()
+    timer = task.timer(TICK_SECONDS, handler, interval=TICK_SECONDS, autoclose=True)
+    CONTROL.in_loop = True
+    try:
+        if CONTROL.reason:  # asked between two steps
+            raise Interrupted(CONTROL.reason)
+        task.run()
+    finally:
+        CONTROL.in_loop = False
+        timer.invalidate()
+    handler.unstopped()
 
 
 def run_job(job: dict) -> dict:
@@ -142,22 +244,25 @@ def run_job(job: dict) -> dict:
     task = task_self()
     _configure(task, job)
     records: dict[str, NodeRecord] = {node: NodeRecord() for node in nodes}
-    interrupted: Optional[str] = None
     remaining = nodes
     try:
         for step in steps:
             run_step(task, step, remaining, job, records)
+            if CONTROL.reason:
+                break
             remaining = NodeSet.fromlist([node for node in remaining if records[node].return_code == 0])
             if not remaining:
                 break
-    except Interrupted as exc:
-        interrupted = exc.reason
+    except Interrupted:
+        pass
+    except WorkerError as exc:
+        raise JobError(str(exc)) from None
+    interrupted = CONTROL.reason
+    if interrupted:
         _end_workers()
         for record in records.values():
             if record.state is None:
                 record.state = interrupted
-    except WorkerError as exc:
-        raise JobError(str(exc)) from None
     result = summarize(records, gather=bool(job.get("gather")))
     if interrupted:
         result["interrupted"] = interrupted
@@ -171,10 +276,10 @@ def _end_workers() -> None:
         os.killpg(os.getpgrp(), signal.SIGTERM)
 
 
-def _raise(reason: str) -> Any:
+def _request(reason: str) -> Any:
     def handler(signum: int, frame: Any) -> None:
         signal.setitimer(signal.ITIMER_REAL, 0)
-        raise Interrupted(reason)
+        CONTROL.request(reason)
     return handler
 
 
@@ -182,8 +287,8 @@ def main() -> int:
     job = json.load(sys.stdin)
     if os.getpgrp() != os.getpid():
         os.setpgid(0, 0)  # lead a group of our own so an interruption can end just our workers
-    signal.signal(signal.SIGTERM, _raise(CANCELED))
-    signal.signal(signal.SIGALRM, _raise(TIMEOUT))
+    signal.signal(signal.SIGTERM, _request(CANCELED))
+    signal.signal(signal.SIGALRM, _request(TIMEOUT))
     if job.get("deadline"):
         signal.setitimer(signal.ITIMER_REAL, float(job["deadline"]))
     try:

@@ -11,9 +11,12 @@ from typing import Optional
 
 from appliance import process
 from appliance.runners import RunContext
+from clush_runner.engine import STOP_GRACE_SECONDS
 
 # Beyond the job's own deadline, how long the engine gets to write its result before it is killed.
 RESULT_GRACE_SECONDS = 10.0
+# After a cancel, how long the engine gets to stop its nodes and report them before it is killed.
+CANCEL_GRACE_SECONDS = STOP_GRACE_SECONDS + 3.0
 
 
 def run_engine(ctx: RunContext, job: dict, deadline: Optional[float], env: Optional[dict] = None) -> dict:
@@ -32,6 +35,7 @@ def run_engine(ctx: RunContext, job: dict, deadline: Optional[float], env: Optio
                 on_line=ctx.emit,
                 on_start=ctx.started,
                 leader_first=True,  # the engine ends its workers itself and reports them canceled
+                grace=CANCEL_GRACE_SECONDS,
             )
         except OSError as exc:
             return {"error": f"Could not start the ClusterShell engine: {exc}"}

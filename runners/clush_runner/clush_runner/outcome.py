@@ -26,6 +26,7 @@ class NodeRecord:
     stderr: list[str] = field(default_factory=list)
     return_code: Optional[int] = None
     state: Optional[str] = None  # None while running
+    unstopped: bool = False  # asked to stop, never hung up: the command may still run there
 
     def close(self, return_code: int) -> None:
         self.return_code = return_code
@@ -40,11 +41,14 @@ def summarize(records: dict[str, NodeRecord], gather: bool = False) -> dict:
     """The stored result: identical per-node outcomes merged, node lists folded."""
     groups: dict[tuple, list[str]] = {}
     by_state: dict[str, list[str]] = {state: [] for state in STATES}
+    unstopped = []
     for node, record in records.items():
         state = record.state or CANCELED
         key = (state, record.return_code, "\n".join(record.stdout), "\n".join(record.stderr))
         groups.setdefault(key, []).append(node)
         by_state[state].append(node)
+        if record.unstopped:
+            unstopped.append(node)
     per_node = {}
     for (state, code, stdout, stderr), nodes in sorted(groups.items(), key=lambda item: _first(item[1])):
         entry = {"return_code": code, "stdout": stdout, "stderr": stderr}
@@ -61,6 +65,9 @@ def summarize(records: dict[str, NodeRecord], gather: bool = False) -> dict:
     if by_state[CANCELED]:
         result["canceled_nodes"] = fold(by_state[CANCELED])
         result["counts"][CANCELED] = len(by_state[CANCELED])
+    if unstopped:
+        result["unstopped_nodes"] = fold(unstopped)
+        result["counts"]["unstopped"] = len(unstopped)
     if gather:
         result["gathered"] = gathered_output(records)
     return result
@@ -96,3 +103,29 @@ def execution_status(result: dict, max_failed_nodes: int) -> str:
     counts = result.get("counts", {})
     bad = counts.get(FAILED, 0) + counts.get(TIMEOUT, 0)
     return "succeeded" if bad <= max_failed_nodes else "failed"
+
+
+def failure_line(result: dict, status: str, worker: str, noun: str = "nodes") -> str:
+    """One line saying why a run did not succeed: how many nodes failed, timed out, ... (folded sets).
+
+    Over ssh, exit code 255 is ssh's own failure (no connection, refused login), so those nodes are
+    counted as unreachable.
+    """
+    unreachable = NodeSet()
+    if worker == "ssh":
+        for nodes, entry in (result.get("nodes") or {}).items():
+            if entry.get("return_code") == 255 and not entry.get(TIMEOUT):
+                unreachable.update(nodes)
+    failed = NodeSet(result.get("failed_nodes") or "")
+    failed.difference_update(unreachable)
+    kinds = [("failed", failed), ("unreachable", unreachable),
+             ("timed out", NodeSet(result.get("timeout_nodes") or "")),
+             ("canceled", NodeSet(result.get("canceled_nodes") or ""))]
+    parts = [f"{len(nodes)} {word} ({nodes})" for word, nodes in kinds if nodes]
+    unstopped = NodeSet(result.get("unstopped_nodes") or "")
+    if unstopped:
+        parts.append(f"{len(unstopped)} could not be reached to stop the command, which may still run there "
+                     f"({unstopped})")
+    total = (result.get("counts") or {}).get("total", 0)
+    head = {"canceled": "Canceled", "timeout": "Timed out"}.get(status, "Failed")
+    return f"{head}: {', '.join(parts)} of {total} {noun}." if parts else f"{head}."

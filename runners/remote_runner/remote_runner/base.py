@@ -6,7 +6,9 @@ group). The stored result keeps StackStorm's shape: one local-runner-like entry 
 
 OpenSSH runs in batch mode, so logins use keys only: a private_key parameter (path or material),
 an ssh agent, else [system_user] ssh_key_file as in StackStorm (when that file exists), else
-~/.ssh/config and ssh's default keys. The login name is `username`, else [system_user] user.
+the ssh configuration (st2.conf's [ssh_runner] file, or ssh's own) and ssh's default keys. The
+login name is `username`, else [system_user] user. Every command runs under a session guard, so
+a timeout or a cancel also ends it on the host.
 Host keys are accepted on first use and checked afterwards (StackStorm does not check them at
 all); `ssh_options` lets a site tighten or loosen that.
 """
@@ -22,6 +24,8 @@ from abc import abstractmethod
 from typing import Any, Iterator, Optional
 
 from clush_runner.launcher import run_engine
+from clush_runner.outcome import failure_line
+from clush_runner.session_guard import guard
 from ClusterShell.NodeSet import NodeSet
 
 from appliance import process
@@ -35,7 +39,6 @@ CONNECT_TIMEOUT = 30
 DEADLINE_SLACK = 30  # seconds on top of the per-host timeouts before the whole run is stopped
 KEY_MATERIAL = "-----BEGIN"
 CANCELED_CODE = -15
-REMOTE_KILL_GRACE = 5  # seconds after the local timeout before the host kills what is left
 _HOST = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.-]*$")
 _ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 # ST2_ACTION_* variables that are safe on a remote command line (never the auth token).
@@ -108,12 +111,13 @@ def parse_hosts(text: Any, default_port: Optional[int]) -> tuple[list[tuple[str,
     return hosts, port
 
 
-def ssh_option_text(params: dict, port: Optional[int], key_file: Optional[str]) -> str:
+def ssh_option_text(params: dict, port: Optional[int], key_file: Optional[str], config: list[str]) -> str:
     """The engine's ssh_options; also used for scp, hence -oPort, not -p.
 
-    ssh keeps the first value it sees of an option, so the site's ssh_options come first and win.
+    ssh keeps the first value it sees of an -o option, so the action's ssh_options come first and
+    win; `config` (st2.conf's `-F file`) goes before them, as a later -F replaces an earlier one.
     """
-    options = shlex.split(str(params.get("ssh_options") or ""))
+    options = [*config, *shlex.split(str(params.get("ssh_options") or ""))]
     if port:
         options.append(f"-oPort={port}")
     if key_file:
@@ -163,25 +167,15 @@ def remote_env(ctx: RunContext) -> dict[str, str]:
     return env
 
 
-def with_remote_limit(shell: str, text: str, seconds: int) -> str:
-    """Shell text running `text` with `shell -c`, killed on the host after `seconds` when coreutils
-    timeout is there.
-
-    Killing ssh on the action runner's host does not end a command sshd started without a tty: it
-    would run on, orphaned. The local per-host timeout fires first and decides the result; this
-    limit, a few seconds later, only makes sure nothing is left running on the host.
-    """
-    quoted = shlex.quote(text)
-    return (f"if command -v timeout >/dev/null 2>&1; then timeout -s KILL {seconds} {shell} -c {quoted}; "
-            f"else {shell} -c {quoted}; fi")
-
-
 def wrap_command(command: str, ctx: RunContext) -> tuple[str, Optional[str]]:
-    """Remote shell text running `command` with env, in cwd, maybe via sudo; and the stdin it needs.
+    """Remote shell text running `command` with env, in cwd, maybe via sudo, under a session guard;
+    and the stdin it needs.
 
-    A failing cd stops the command there. sudo gets its password on stdin (`sudo -S`), never in
-    the text, which ssh puts on the command lines of both hosts. The result is one compound
-    command, so it can be part of a longer command line.
+    A failing cd stops the command there. The guard (clush_runner.session_guard) ends the command
+    on the host when its ssh session ends (a timeout, a cancel); under sudo it runs as root, so it
+    can end a root command. sudo gets its password on stdin (`sudo -S`, which reads one line and
+    leaves the rest to the guard), never in the text, which ssh puts on the command lines of both
+    hosts. The result is one compound command, so it can be part of a longer command line.
     """
     params = ctx.runner_parameters
     parts = []
@@ -191,12 +185,10 @@ def wrap_command(command: str, ctx: RunContext) -> tuple[str, Optional[str]]:
     if params.get("cwd"):
         parts.append(f"cd {shlex.quote(str(params['cwd']))} || exit")
     text = "; ".join([*parts, command])
-    limit = int(params.get("timeout") or DEFAULT_TIMEOUT) + REMOTE_KILL_GRACE
     if params.get("sudo"):
-        argv, stdin = process.sudo_command(with_remote_limit("bash", text, limit),
-                                           params.get("sudo_password") or None)
+        argv, stdin = process.sudo_command(guard(text, "bash"), params.get("sudo_password") or None)
         return " ".join(shlex.quote(arg) for arg in argv), stdin
-    return with_remote_limit('"${SHELL:-/bin/sh}"', text, limit), None
+    return guard(text), None
 
 
 def host_results(result: dict, hosts: list[tuple[str, str]], params: dict) -> dict:
@@ -269,7 +261,7 @@ class BaseRemoteShellRunner(Runner):
                     "command_timeout": timeout,
                     "connect_timeout": min(CONNECT_TIMEOUT, timeout),
                     "ssh_user": params.get("username") or ctx.settings.system_user or None,
-                    "ssh_options": ssh_option_text(params, port, key),
+                    "ssh_options": ssh_option_text(params, port, key, ctx.settings.ssh_config_options()),
                     "steps": steps,
                 }
                 # Every wave of `fanout` hosts may use its whole timeout in every step.
@@ -281,4 +273,7 @@ class BaseRemoteShellRunner(Runner):
             status = "canceled" if result.get("interrupted") == "canceled" else "failed"
             return RunResult(status, {"succeeded": False, "error": result["error"]})
         per_host = host_results(result, hosts, params)
-        return RunResult(overall_status(result, per_host), per_host)
+        status = overall_status(result, per_host)
+        if status != "succeeded":  # beside the hosts, as the clush runners have it
+            per_host["error"] = failure_line(result, status, "ssh", "hosts")
+        return RunResult(status, per_host)

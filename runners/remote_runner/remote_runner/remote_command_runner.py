@@ -19,7 +19,7 @@ class RemoteShellCommandRunner(BaseRemoteShellRunner):
         if not cmd:
             raise ValueError("Nothing to run: the cmd parameter is empty.")
         command, stdin = wrap_command(str(cmd), ctx)
-        step = {"kind": "shell", "command": command}
+        step = {"kind": "shell", "command": command, "guarded": True}
         if stdin:
             step["stdin"] = stdin
         return [step]

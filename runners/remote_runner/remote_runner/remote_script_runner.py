@@ -44,4 +44,4 @@ class RemoteShellScriptRunner(BaseRemoteShellRunner):
         args = script_arguments(ctx.action_parameters, ctx.action.get("parameters") or {},
                                 params.get("kwarg_op") or "--")
         run, stdin = wrap_command(script_command_line(remote, args), ctx)
-        return script_steps(script, remote, run, stdin)
+        return script_steps(script, remote, run, stdin, guarded=True)

@@ -74,3 +74,18 @@ def test_nodeset_action_rejects_a_bad_node_set(registrar):
     outcome = run_action(registrar, "clush.nodeset_count", nodes="node[1-")
     assert outcome.status == "failed"
     assert "Bad node set" in str(outcome.result["result"])
+
+
+def test_a_site_cfgdir_with_a_local_group_source_is_used_alone(registrar, tmp_path, monkeypatch):
+    """The ClusterShell wheel's own groups.conf (in the virtualenv) has a `local` source too: merged with the
+    site's, every @group failed with a name collision. A CLUSTERSHELL_CFGDIR groups.conf is used alone."""
+    (tmp_path / "groups.d").mkdir()
+    (tmp_path / "groups.conf").write_text("[Main]\ndefault: local\nautodir: $CFGDIR/groups.d\n")
+    (tmp_path / "groups.d" / "local.yaml").write_text("local:\n  compute: 'cn[1-4]'\n  gpu: 'cn[3-4]'\n")
+    monkeypatch.setenv("CLUSTERSHELL_CFGDIR", str(tmp_path))
+    outcome = run_action(registrar, "clush.nodeset_fold", nodes="@compute!@gpu")
+    assert outcome.status == "succeeded", outcome.result
+    assert outcome.result["result"] == "cn[1-2]"
+    outcome = run_action(registrar, "clush.cmd", nodes="@gpu", cmd="echo %h", worker="exec")
+    assert outcome.status == "succeeded", outcome.result
+    assert outcome.result["ok_nodes"] == "cn[3-4]"

@@ -262,9 +262,11 @@ def test_unreachable_port_gives_rc_255_per_host(sshd_server: SshServer, site_opt
         closed_port = sock.getsockname()[1]
     outcome, _ = run_cmd(sshd_server, site_options, "true", hosts="127.0.0.1,localhost", port=closed_port)
     assert outcome.status == "failed"
-    for entry in outcome.result.values():
+    for host in ("127.0.0.1", "localhost"):
+        entry = outcome.result[host]
         assert entry["return_code"] == 255 and entry["failed"] is True
         assert "Connection refused" in entry["stderr"] or "connect to host" in entry["stderr"]
+    assert outcome.result["error"] == "Failed: 2 unreachable (127.0.0.1,localhost) of 2 hosts."
 
 
 def test_password_or_passphrase_fail_at_once_with_one_clear_line(sshd_server: SshServer, site_options: str):
