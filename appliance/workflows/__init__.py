@@ -1,0 +1,1 @@
+"""The Orquesta workflow language: spec, inspection, expressions (YAQL, Jinja, functions) and conductor."""
