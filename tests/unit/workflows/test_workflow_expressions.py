@@ -337,7 +337,13 @@ def test_extract_vars_finds_the_four_ctx_forms_in_both_languages():
     yaql = "<% ctx().a.sub + ctx(b) + ctx('c') + ctx(\"d\") %>"
     jinja = "{{ ctx().e }} {% for i in ctx('f') %}{{ ctx(\"g\") }}{% endfor %}"
     assert extract_vars({"k": [yaql, jinja]}) == [
-        (yaql, "a"), (yaql, "b"), (yaql, "c"), (yaql, "d"), (jinja, "e"), (jinja, "f"), (jinja, "g")
+        (yaql, "a"),
+        (yaql, "b"),
+        (yaql, "c"),
+        (yaql, "d"),
+        (jinja, "e"),
+        (jinja, "f"),
+        (jinja, "g"),
     ]
 
 

@@ -11,11 +11,35 @@ from appliance.workflows.expressions import ExpressionError, evaluate
 from appliance.workflows.functions import CONTEXT_FUNCTIONS, FUNCTIONS
 
 ST2_FUNCTIONS = {
-    "st2kv", "task", "json_parse", "from_json_string", "yaml_parse", "from_yaml_string", "json_dump",
-    "to_json_string", "yaml_dump", "to_yaml_string", "json_escape", "jsonpath_query", "regex_match", "regex_replace",
-    "regex_search", "regex_substring", "to_human_time_from_seconds", "use_none", "version_compare",
-    "version_more_than", "version_less_than", "version_equal", "version_match", "version_bump_major",
-    "version_bump_minor", "version_bump_patch", "version_strip_patch", "basename", "dirname",
+    "st2kv",
+    "task",
+    "json_parse",
+    "from_json_string",
+    "yaml_parse",
+    "from_yaml_string",
+    "json_dump",
+    "to_json_string",
+    "yaml_dump",
+    "to_yaml_string",
+    "json_escape",
+    "jsonpath_query",
+    "regex_match",
+    "regex_replace",
+    "regex_search",
+    "regex_substring",
+    "to_human_time_from_seconds",
+    "use_none",
+    "version_compare",
+    "version_more_than",
+    "version_less_than",
+    "version_equal",
+    "version_match",
+    "version_bump_major",
+    "version_bump_minor",
+    "version_bump_patch",
+    "version_strip_patch",
+    "basename",
+    "dirname",
 }
 ORQUESTA_FUNCTIONS = {"ctx", "json", "zip", "item", "task_status", "succeeded", "failed", "completed", "result"}
 
@@ -61,8 +85,13 @@ def make_context(status: str = "succeeded", item: Any = None, **extra: Any) -> D
         "__current_task": {"id": "t1", "route": 2, "result": {"stdout": "out"}, "status": status},
         "__task_status": tasks.status,
         "__task": tasks.record,
-        "__st2kv": Datastore({"st2kv.system:foo": ("sys", False), "st2kv.system:a.b": ("dotted", False),
-                              "st2kv.user:stanley:foo": ("mine", True)}),
+        "__st2kv": Datastore(
+            {
+                "st2kv.system:foo": ("sys", False),
+                "st2kv.system:a.b": ("dotted", False),
+                "st2kv.user:stanley:foo": ("mine", True),
+            }
+        ),
         "__hidden": 1,
     }
     if item is not None:
@@ -92,8 +121,12 @@ def test_every_function_of_orquesta_and_st2_is_registered_and_no_other():
 
 def test_st2_functions_are_the_shared_filter_implementations():
     for name in ST2_FUNCTIONS - {"st2kv", "task"}:
-        target = {"json_parse": "from_json_string", "yaml_parse": "from_yaml_string", "json_dump": "to_json_string",
-                  "yaml_dump": "to_yaml_string"}.get(name, name)
+        target = {
+            "json_parse": "from_json_string",
+            "yaml_parse": "from_yaml_string",
+            "json_dump": "to_json_string",
+            "yaml_dump": "to_yaml_string",
+        }.get(name, name)
         assert FUNCTIONS[name] is FILTERS[target]
 
 
@@ -286,9 +319,7 @@ def test_task_defaults_to_the_current_task_and_route():
 
 
 def test_task_unknown():
-    assert error_of("<% task(t9) %>").endswith(
-        'ExpressionEvaluationException: Unable to find task execution for "t9".'
-    )
+    assert error_of("<% task(t9) %>").endswith('ExpressionEvaluationException: Unable to find task execution for "t9".')
 
     def missing(name: str, route: int) -> dict:
         raise ExpressionError(f'Unable to find task execution for "{name}".')
