@@ -160,7 +160,7 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
         "ssh_key_file": (str, "/home/stanley/.ssh/stanley_rsa"),
     },
     "ssh_runner": {
-        # StackStorm's: with use_ssh_config, every ssh of the clush and remote runners reads
+        # StackStorm's: with use_ssh_config, every ssh of the clush, remote and milkcheck runners reads
         # this file alone (ssh -F); without it, ssh's own (~/.ssh/config of the passwd home, /etc/ssh/ssh_config)
         "use_ssh_config": (_bool, False),
         "ssh_config_file_path": (str, "~/.ssh/config"),

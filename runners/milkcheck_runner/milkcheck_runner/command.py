@@ -1,8 +1,9 @@
 """The milkcheck runner's parameters and the `milkcheck` command lines they make.
 
-Every value goes into an argv list, never through a shell. Values MilkCheck could misread (a service
-name starting with `-`, a variable that is a list) are refused here with a one-line ValueError, so
-the execution fails with a clear message instead of a traceback or a surprising MilkCheck run.
+Every value goes into an argv list, never through a shell (ssh options go into the ssh wrappers'
+scripts, each one quoted word: see ssh_wrappers). Values MilkCheck could misread (a service name
+starting with `-`, a variable that is a list) are refused here with a one-line ValueError, so the
+execution fails with a clear message instead of a traceback or a surprising MilkCheck run.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import sys
 from typing import Any, Optional
 
 from appliance.runners import parameter as param
+from milkcheck_runner import ssh_wrappers
 
 DEFAULT_TIMEOUT = 600
 REPORTS = ("no", "default", "full")
@@ -49,6 +51,10 @@ def runner_parameters() -> dict:
                          minimum=1, default=DEFAULT_TIMEOUT),
         "milkcheck_path": param("string", "The milkcheck program: a path, or a name looked up on PATH and then "
                                           "next to the appliance's Python.", default="milkcheck"),
+        "ssh_options": param("string", "Extra options for the ssh (and scp) MilkCheck starts, e.g. "
+                                       '"-oPort=2222 -i /etc/st2/keys/id_ed25519"; they come after st2.conf\'s '
+                                       "[ssh_runner] ssh config file and before ClusterShell's own options, so "
+                                       "they win over both."),
     }
 
 
@@ -108,6 +114,14 @@ def actions(params: dict) -> list[str]:
 
 def timeout(params: dict) -> int:
     return _count(params, "timeout", DEFAULT_TIMEOUT, 1)
+
+
+def ssh_options(params: dict, config: list[str]) -> list[str]:
+    """What milkcheck's ssh gets first: st2.conf's `-F file` (`config`), then the action's ssh_options.
+
+    ssh keeps the first value of an -o option and the last -F, so the action's options win either way.
+    """
+    return [*config, *ssh_wrappers.option_words(_text(params, "ssh_options"))]
 
 
 def milkcheck_argv(program: str, params: dict, action: str) -> list[str]:

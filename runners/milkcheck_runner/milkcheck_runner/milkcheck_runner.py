@@ -6,6 +6,8 @@ streams its output live, and is killed with everything it started on timeout or 
 Exit codes: 0 ok, 3 warning, 6 error, 9 usage or configuration error, 12 internal error. A warning
 leaves the execution succeeded (saying so) unless warning_fails is set. MilkCheck exits 0 without a
 word when no selected service defines the action: the runner counts that as a failure.
+MilkCheck's ssh gets st2.conf's [ssh_runner] ssh configuration and the action's ssh_options
+through wrappers first on its PATH (see ssh_wrappers): MilkCheck itself takes no ssh options.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from ClusterShell.NodeSet import NodeSet
 
 from appliance import process
 from appliance.runners import RunContext, Runner, RunResult, runner_type
-from milkcheck_runner import command, report
+from milkcheck_runner import command, report, ssh_wrappers
 
 # MilkCheck sizes its status lines to the terminal (COLUMNS without one) and caps them at 120
 # columns; asking for 120 cuts the fewest service names.
@@ -61,14 +63,21 @@ class MilkCheckRunner(Runner):
             if program is None:
                 return RunResult("failed", empty_result("not_installed", NOT_INSTALLED.format(name=name)))
             argvs = [command.milkcheck_argv(program, params, action) for action in actions]
+            ssh_options = command.ssh_options(params, ctx.settings.ssh_config_options())
         except ValueError as exc:
             return RunResult("failed", empty_result("usage_error", str(exc)))
+        with ssh_wrappers.ssh_environment(ssh_options, env) as run_env:
+            return self.run_actions(ctx, list(zip(actions, argvs)), run_env, seconds)
 
-        warning_fails = bool(params.get("warning_fails"))
+    @staticmethod
+    def run_actions(ctx: RunContext, planned: list[tuple[str, list[str]]], env: dict[str, str],
+                    seconds: int) -> RunResult:
+        """One milkcheck process per (action, argv), in order, until one fails, the deadline or a cancel."""
+        warning_fails = bool(ctx.runner_parameters.get("warning_fails"))
         deadline = time.monotonic() + seconds
         steps: list[Step] = []
         stopped: Optional[str] = None  # "canceled" or "timeout" when that came between two actions
-        for action, argv in zip(actions, argvs):
+        for action, argv in planned:
             if ctx.cancel.is_set():
                 stopped = "canceled"
             elif time.monotonic() >= deadline:

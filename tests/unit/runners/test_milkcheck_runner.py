@@ -13,26 +13,31 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Optional
 
 import pytest
 import yaml
-from milkcheck_runner import command, report
+from milkcheck_runner import command, report, ssh_wrappers
 from milkcheck_runner.milkcheck_runner import MilkCheckRunner
 from runner_helpers import CORE, make_ctx, process_alive, run_in_thread, runner_params
 
 from appliance import runners as runner_plugins
 from appliance.content import Registrar
 from appliance.parameters import ParameterError, render, validate_request
+from appliance.runners import RunnerSettings
 from appliance.store.sqlite import SQLiteStore
+from tests.support import cluster
+from tests.support.cluster import Cluster
 
 REPO = Path(__file__).resolve().parents[3]
 FIXTURES = REPO / "tests" / "fixtures" / "milkcheck"
 CONF = FIXTURES / "conf"
 PACK = REPO / "packs" / "milkcheck"
 PACKS = os.path.dirname(CORE)
+cluster_nodes = cluster.cluster_nodes
 LONG = "a_service_whose_name_is_far_longer_than_what_milkcheck_can_show_on_one_status_line_even_at_120_columns"
 
 
@@ -390,6 +395,130 @@ def _pid_line(output) -> int:
                 return int(data.strip())
         time.sleep(0.05)
     raise AssertionError(f"no pid line in {output.lines!r}")
+
+
+# -- ssh options for the ssh MilkCheck starts -----------------------------------------------------
+# over_ssh.py reaches nodes as MilkCheck does (ClusterShell's ssh worker, `ssh` from PATH); the ssh
+# it finds first here logs how it was called and where PATH led, then runs the command locally.
+LOGGING_SSH = """#!{python}
+import json, os, subprocess, sys
+first = os.environ["PATH"].split(os.pathsep)[0]
+with open(os.environ["SSH_LOG"], "a") as log:
+    log.write(json.dumps({{"argv": sys.argv[1:], "first_on_path": first, "mode": os.stat(first).st_mode & 0o777,
+                          "files": sorted(os.listdir(first))}}) + "\\n")
+sys.exit(subprocess.call(["/bin/sh", "-c", sys.argv[-1]]))
+"""
+CLUSTERSHELL_SSH = ["-oForwardAgent=no", "-oForwardX11=no", "-oConnectTimeout=10", "-oBatchMode=yes"]
+
+
+def over_ssh_milkcheck(tmp_path: Path) -> str:
+    """The over_ssh.py stand-in as a milkcheck program run by this Python (which has ClusterShell)."""
+    return write_program(tmp_path, "over-ssh-milkcheck",
+                         f"#!/bin/sh\nexec {sys.executable} {FIXTURES / 'over_ssh.py'} \"$@\"\n")
+
+
+@pytest.fixture
+def logged_ssh(tmp_path):
+    """Runs over_ssh.py through the runner with the logging ssh first on PATH; the outcome and the ssh calls."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    write_program(bin_dir, "ssh", LOGGING_SSH.format(python=sys.executable))
+    log = tmp_path / "ssh.log"
+
+    def run(settings: Optional[RunnerSettings] = None, **given):
+        params = runner_params(MilkCheckRunner, **{"actions": ["status"], "only_nodes": "node[1-2]",
+                                                   "variables": {"CMD": "echo on $(hostname)"},
+                                                   "milkcheck_path": over_ssh_milkcheck(tmp_path), **given})
+        ctx = make_ctx(runner_parameters=params, settings=settings or RunnerSettings())
+        ctx.env.update(PATH=f"{bin_dir}{os.pathsep}{os.environ['PATH']}", SSH_LOG=str(log))
+        outcome = MilkCheckRunner().run(ctx)
+        calls = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+        log.unlink(missing_ok=True)
+        return outcome, sorted(calls, key=lambda call: call["argv"][-2])
+
+    run.bin_dir = str(bin_dir)
+    return run
+
+
+def test_st2_conf_ssh_config_and_ssh_options_reach_milkcheck_ssh_first(logged_ssh, tmp_path):
+    pwned = tmp_path / "pwned"
+    options = f"-oSetEnv=X='a b; touch {pwned}' '-oUser=$(touch {pwned})' -p 2222 -4v"
+    outcome, calls = logged_ssh(RunnerSettings(ssh_config_file="/etc/st2/ssh_config"), ssh_options=options)
+    assert outcome.status == "succeeded", outcome.result
+    mine = ["-F", "/etc/st2/ssh_config", f"-oSetEnv=X=a b; touch {pwned}", f"-oUser=$(touch {pwned})", "-p",
+            "2222", "-4v"]
+    assert [call["argv"] for call in calls] == [[*mine, *CLUSTERSHELL_SSH, node, "echo on $(hostname)"]
+                                                for node in ("node1", "node2")]
+    assert not pwned.exists()  # each option stayed one word, never read by a shell
+    wrappers = calls[0]["first_on_path"]
+    assert calls[0]["mode"] == 0o700 and calls[0]["files"] == ["scp", "ssh"]
+    assert not os.path.exists(wrappers), "the wrapper directory outlived the run"
+    assert f" > node[1-2]: on {os.uname().nodename}" in outcome.result["stdout"]
+
+
+def test_an_action_ssh_options_alone_and_no_ssh_configuration(logged_ssh):
+    outcome, calls = logged_ssh(ssh_options="-oPort=2222")
+    assert outcome.status == "succeeded"
+    assert calls[0]["argv"] == ["-oPort=2222", *CLUSTERSHELL_SSH, "node1", "echo on $(hostname)"]
+    outcome, calls = logged_ssh()
+    assert outcome.status == "succeeded"
+    assert calls[0]["argv"] == [*CLUSTERSHELL_SSH, "node1", "echo on $(hostname)"]
+    assert calls[0]["first_on_path"] == logged_ssh.bin_dir  # nothing to give: PATH as it was
+
+
+def test_the_wrappers_are_removed_when_milkcheck_cannot_start(tmp_path, monkeypatch):
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    broken = write_program(tmp_path, "broken-milkcheck", "#!/nonexistent/python\n")
+    outcome = MilkCheckRunner().run(make_ctx(runner_parameters=runner_params(
+        MilkCheckRunner, actions=["status"], milkcheck_path=broken, ssh_options="-oPort=2222")))
+    assert outcome.result["status"] == "internal_error"
+    assert not list(tmp_path.glob("milkcheck-ssh-*"))
+
+
+@pytest.mark.parametrize("options, words", [
+    ("-p", "'-p' needs a value"),
+    ("-oPort=22 node9", "'node9' is not an ssh option"),
+    ("-- node9", "'--' is not an ssh option"),
+    ("-oUser='unterminated", "cannot be split into words"),
+    (["-p", "22"], "ssh_options must be a string"),
+])
+def test_bad_ssh_options_fail_in_one_line_without_running_milkcheck(replay, options, words):
+    outcome, calls, _ = replay("ok", actions=["status"], ssh_options=options)
+    assert outcome.status == "failed" and calls == [] and outcome.result["status"] == "usage_error"
+    assert words in outcome.result["error"] and "\n" not in outcome.result["error"]
+
+
+def test_ssh_option_words_follow_ssh_option_syntax():
+    assert ssh_wrappers.option_words("-4Cp 22 -oA=b -i '/k ey' -vvv -J jump") == \
+        ["-4Cp", "22", "-oA=b", "-i", "/k ey", "-vvv", "-J", "jump"]
+    assert ssh_wrappers.option_words("  ") == []
+    with pytest.raises(ValueError, match="'-Cp' needs a value"):
+        ssh_wrappers.option_words("-Cp")
+
+
+def test_a_wrapper_is_one_exec_of_quoted_words(tmp_path):
+    script = ssh_wrappers.wrapper_script("/usr/bin/ssh", ["-oX=a b", "-oY=$(id)"])
+    assert script == "#!/bin/sh\nexec /usr/bin/ssh '-oX=a b' '-oY=$(id)' \"$@\"\n"
+
+
+def test_over_ssh_reaches_cluster_nodes_only_with_the_given_ssh_config(cluster_nodes: Cluster, tmp_path):
+    """8 nodes (a network namespace and a real sshd each) that only the cluster's ssh config names."""
+    program = over_ssh_milkcheck(tmp_path)
+
+    def run(settings: RunnerSettings, **given):
+        params = runner_params(MilkCheckRunner, **{"actions": ["status"], "only_nodes": cluster_nodes.names,
+                                                   "milkcheck_path": program, **given})
+        return MilkCheckRunner().run(make_ctx(runner_parameters=params, settings=settings))
+
+    alone = run(RunnerSettings())
+    assert alone.status == "failed" and alone.result["failed_nodes"] == cluster_nodes.names
+    assert "Could not resolve hostname" in alone.result["stdout"]
+    for outcome in (run(RunnerSettings(ssh_config_file=str(cluster_nodes.ssh_config))),
+                    run(RunnerSettings(), ssh_options=f"-F {cluster_nodes.ssh_config}")):
+        assert outcome.status == "succeeded", outcome.result
+        lines = set(outcome.result["stdout"].splitlines())
+        assert {f" > {node.name}: {node.name}" for node in cluster_nodes.nodes} <= lines  # each node's hostname
 
 
 # -- the pack ------------------------------------------------------------------------------------
