@@ -23,6 +23,11 @@ LOG = logging.getLogger(__name__)
 SEALED = "$sealed"  # {"$sealed": ciphertext}: a secret parameter's value as stored
 
 
+# The statuses of a workflow's child that its workflow reacts to: the completed ones, and those that pause it.
+WORKFLOW_CHILD_STATUSES = (*models.COMPLETED_STATUSES, models.PENDING, models.PAUSED)
+WORKFLOW_REQUESTS = (models.CANCELING, models.PAUSING, models.RESUMING)
+
+
 def _sealed(value: Any) -> bool:
     return isinstance(value, dict) and set(value) == {SEALED}
 
@@ -125,9 +130,18 @@ class Executions:
         doc = EXECUTIONS.build(doc)
         self.coll.insert(doc)
         self.bus.announce_execution("create", doc)
+        self._tell_workflow(doc)
         if status == models.REQUESTED:
             self.bus.request_schedule(execution_id)
         return doc
+
+    def _tell_workflow(self, doc: dict) -> None:
+        """News for st2workflowengine: a workflow's child that completed or waits (an inquiry), or a
+        workflow asked to pause, resume or cancel."""
+        child = doc["status"] in WORKFLOW_CHILD_STATUSES and "orquesta" in doc["context"]
+        request = doc["status"] in WORKFLOW_REQUESTS and doc["runner"].get("name") == "orquesta"
+        if child or request:
+            self.bus.announce_workflow_child(doc["id"])
 
     def get(self, execution_id: str) -> Optional[dict]:
         return self.coll.get(execution_id)
@@ -138,27 +152,35 @@ class Executions:
         status: str,
         from_statuses: Iterable[str],
         extra: Optional[dict] = None,
+        *,
+        started: Optional[str] = None,
+        when: Optional[dict] = None,
     ) -> Optional[dict]:
-        """Set `status` only if the execution is still in one of `from_statuses`; then announce.
+        """Set `status` only if the execution is still in one of `from_statuses` and matches the
+        store filters `when`; then announce. A completion's elapsed_seconds counts from `started`,
+        the execution's start_timestamp: a caller holding the document passes it, saving a read.
 
         Returns the updated execution, or None when another actor changed it first."""
         stamp = models.now()
         fields: dict[str, Any] = {"status": status, **(extra or {})}
         if status in models.COMPLETED_STATUSES:
-            current = self.coll.get(execution_id)
-            if current is None:
-                return None
+            if started is None:
+                current = self.coll.get(execution_id)
+                if current is None:
+                    return None
+                started = current["start_timestamp"]
             fields["end_timestamp"] = stamp
-            fields["elapsed_seconds"] = _elapsed(current["start_timestamp"], stamp)
+            fields["elapsed_seconds"] = _elapsed(started, stamp)
         doc = self.coll.update(
             execution_id,
             set_fields=fields,
             push={"log": {"timestamp": stamp, "status": status}},
-            expect={"status": {"$in": list(from_statuses)}},
+            expect={**(when or {}), "status": {"$in": list(from_statuses)}},
         )
         if doc is None:
             return None
         self.bus.announce_execution("update", doc)
+        self._tell_workflow(doc)
         return doc
 
     def add_output(self, execution: dict, output_type: str, data: str) -> dict:

@@ -6,7 +6,6 @@ into a draft-4 `required` list and forbids unknown parameters, with jsonschema's
 
 from __future__ import annotations
 
-import copy
 from typing import Any, Optional
 
 import jinja2
@@ -17,6 +16,7 @@ import jsonschema
 from appliance.datastore.crypto import CryptoError
 from appliance.datastore.keys import Keys, decrypt_kv
 from appliance.expressions.filters import FILTERS
+from appliance.json_schemas import validator_for
 from appliance.models.parameter_specs import ST2_ONLY_KEYS
 from appliance.models.schema import SECRET_MASK
 
@@ -42,8 +42,9 @@ def render_values(values: dict, scope: dict) -> dict:
 
 
 def merged_specs(runner_parameters: dict, action_parameters: dict) -> dict:
-    """Runner parameter specs overlaid by the action's (the action may change default, immutable)."""
-    specs = copy.deepcopy(runner_parameters or {})
+    """Runner parameter specs overlaid by the action's (the action may change default, immutable).
+    A new mapping, whose specs may be the callers' own: read them, never change them."""
+    specs = dict(runner_parameters or {})
     for name, spec in (action_parameters or {}).items():
         specs[name] = {**specs.get(name, {}), **spec}
     return specs
@@ -61,6 +62,11 @@ def _schema(specs: dict) -> dict:
     return schema
 
 
+def _request_validator(specs: dict) -> jsonschema.Draft4Validator:
+    """The validator of requests for {"runner": runner parameter specs, "action": the action's}."""
+    return jsonschema.Draft4Validator(_schema(merged_specs(specs["runner"], specs["action"])))
+
+
 def validate_request(runner_type: dict, action: dict, given: dict) -> None:
     """Reject unknown, missing, ill-typed and immutable-overriding parameters (HTTP 400)."""
     if not isinstance(given, dict):
@@ -74,8 +80,7 @@ def validate_request(runner_type: dict, action: dict, given: dict) -> None:
     )
     if overridden:
         raise ParameterError(f"Override of immutable parameter(s) {', '.join(overridden)} is unsupported.")
-    specs = merged_specs(runner_specs, action_specs)
-    validator = jsonschema.Draft4Validator(_schema(specs))
+    validator = validator_for({"runner": runner_specs, "action": action_specs}, _request_validator)
     # Templates are rendered later; only their presence counts now, not their type.
     errors = [
         error for error in validator.iter_errors(given)

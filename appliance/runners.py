@@ -59,6 +59,8 @@ class RunContext:
     emit: OutputSink = lambda output_type, data: None
     cancel: threading.Event = field(default_factory=threading.Event)
     started: Callable[[int], None] = lambda process_group: None  # runners report the group they start
+    # (definition, inputs) -> inspection errors, [] when st2workflowengine now has the workflow
+    request_workflow: Callable[[str, dict], list] = lambda definition, inputs: [{"message": "No workflow engine."}]
 
     @property
     def pack(self) -> str:
@@ -67,7 +69,8 @@ class RunContext:
 
 @dataclass
 class RunResult:
-    """A final status (one of succeeded, failed, timeout, canceled, abandoned) and the result."""
+    """A final status (one of succeeded, failed, timeout, canceled, abandoned) and the result; an ASYNC
+    runner may answer "running": another service completes the execution."""
 
     status: str
     result: Any
@@ -79,6 +82,8 @@ class Runner(ABC):
     RUNNER_TYPE: dict = {}
     # Runners that start user code hand it ST2_ACTION_AUTH_TOKEN; the others skip issuing one.
     RUNS_USER_CODE = True
+    # Runners that hand the execution to another service (orquesta: st2workflowengine) and return "running".
+    ASYNC = False
 
     @abstractmethod
     def run(self, ctx: RunContext) -> RunResult:

@@ -39,12 +39,13 @@ from appliance.services.scheduler import SchedulerService
 from appliance.services.sensorcontainer import SensorContainerService
 from appliance.services.stream import StreamService
 from appliance.services.timersengine import TimersEngineService
+from appliance.services.workflowengine import WorkflowEngineService
 
 LOG = logging.getLogger(__name__)
 
 SERVICES: tuple[type[Service], ...] = (
     AuthService, StreamService, SchedulerService, ActionRunnerService, RulesEngineService, NotifierService,
-    TimersEngineService, SensorContainerService, ApiService,
+    TimersEngineService, SensorContainerService, WorkflowEngineService, ApiService,
 )
 MODES = ("threads", "processes")
 STOP_GRACE_SECONDS = 15.0  # between SIGTERM and SIGKILL of the children

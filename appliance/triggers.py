@@ -14,6 +14,7 @@ from typing import Any, Optional, Union
 import jsonschema
 
 from appliance.bus import Bus
+from appliance.json_schemas import validator_for
 from appliance.models import TRIGGER_INSTANCES, TRIGGER_TYPES, TRIGGERS, ValidationError, new_id, now, ref_of
 from appliance.models.schema import shown
 from appliance.models.trigger_instance import PENDING
@@ -123,11 +124,17 @@ def _nullable(schema: dict, payload: dict, error: jsonschema.ValidationError) ->
             and name not in (schema.get("required") or []))
 
 
+def _payload_validator(schema: dict) -> jsonschema.Draft4Validator:
+    """`schema` read as StackStorm reads it (draft4), its references resolved only inside it."""
+    converted = draft4(schema)
+    return jsonschema.Draft4Validator(converted, resolver=_LocalRefs.from_schema(converted))
+
+
 def payload_problem(schema: dict, payload: dict) -> Optional[str]:
     """Why `payload` breaks `schema` as StackStorm validates it (draft 4 plus draft-3 `required`,
     defaults count as given), or None."""
-    converted = draft4(schema)
-    validator = jsonschema.Draft4Validator(converted, resolver=_LocalRefs.from_schema(converted))
+    validator = validator_for(schema, _payload_validator)
+    converted = validator.schema
     try:
         errors = [error for error in validator.iter_errors(payload) if not _nullable(converted, payload, error)]
     except jsonschema.RefResolutionError as exc:

@@ -10,12 +10,12 @@ import logging
 import socket
 import threading
 import time
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Iterable, Optional
 
 from kombu import Connection, Consumer, Exchange, Producer, Queue, binding
 
 from appliance import codec
-from appliance.bus.names import RULES, RUN, SCHEDULE, Names
+from appliance.bus.names import RULES, RUN, SCHEDULE, WORKFLOW, Names
 from appliance.bus.transports import transport_for
 
 LOG = logging.getLogger(__name__)
@@ -104,6 +104,7 @@ class Bus:
         self.scheduler_queue = self._work_queue(self.names.scheduler_queue, SCHEDULE)
         self.runner_queue = self._work_queue(self.names.runner_queue, RUN)
         self.rules_queue = self._work_queue(self.names.rules_queue, RULES)
+        self.workflow_queue = self._work_queue(self.names.workflow_queue, WORKFLOW)
         self._publishers: list[_Publisher] = []
         self._publishers_lock = threading.Lock()
         self._publisher_slots = threading.BoundedSemaphore(PUBLISHERS)
@@ -168,7 +169,10 @@ class Bus:
 
     # -- the appliance's messages --------------------------------------------------------------
     def announce_execution(self, event: str, execution: dict) -> None:
-        self.publish(self.execution_exchange, event, execution)
+        """`event` (create, update) with the execution's status as the routing key's second word
+        (`update.succeeded`): the stream takes every key, the notifier binds only the statuses it
+        sends triggers for, so most updates never reach it."""
+        self.publish(self.execution_exchange, f"{event}.{execution.get('status')}", execution)
 
     def announce_output(self, line: dict) -> None:
         self.publish(self.output_exchange, "create", line)
@@ -186,6 +190,16 @@ class Bus:
         body = {"trigger_instance_id": trigger_instance_id}
         self.publish(self.work_exchange, RULES, body, persistent=True, queue=self.rules_queue)
 
+    def request_workflow(self, workflow_execution_id: str) -> None:
+        """A stored workflow execution for a workflow engine to start."""
+        body = {"workflow_execution_id": workflow_execution_id}
+        self.publish(self.work_exchange, WORKFLOW, body, persistent=True, queue=self.workflow_queue)
+
+    def announce_workflow_child(self, execution_id: str) -> None:
+        """A workflow's child execution reached a status its workflow reacts to."""
+        body = {"execution_id": execution_id}
+        self.publish(self.work_exchange, WORKFLOW, body, persistent=True, queue=self.workflow_queue)
+
     def send_control(self, body: dict) -> None:
         self.publish(self.control_exchange, "", body)
 
@@ -202,10 +216,14 @@ class Bus:
     def consume_trigger_instances(self, handler: Handler, prefetch: int = 32) -> Subscription:
         return Subscription(self, [self.rules_queue], handler, prefetch)
 
-    def consume_execution_updates(self, handler: Handler, prefetch: int = 32) -> Subscription:
-        """Execution creates and updates for st2notifier: one durable queue shared by every
-        notifier, so each message goes to one of them."""
-        keys = ("create", "update")
+    def consume_workflows(self, handler: Handler, prefetch: int = 32) -> Subscription:
+        return Subscription(self, [self.workflow_queue], handler, prefetch)
+
+    def consume_execution_updates(self, handler: Handler, statuses: Iterable[str],
+                                  prefetch: int = 32) -> Subscription:
+        """Execution creates and updates reaching one of `statuses`, for st2notifier: one durable
+        queue shared by every notifier, so each message goes to one of them."""
+        keys = [f"{event}.{status}" for event in ("create", "update") for status in statuses]
         queue = Queue(self.names.notifier_queue, bindings=[binding(self.execution_exchange, key) for key in keys],
                       durable=self._durable, auto_delete=False)
         return Subscription(self, [queue], handler, prefetch)
@@ -225,10 +243,11 @@ class Bus:
         return Subscription(self, queues, self._tag_events(handler), 256)
 
     def _tag_events(self, handler: Handler) -> Handler:
-        # Stream event names are StackStorm's whatever the prefix; output lines carry output_type.
+        # Stream event names are StackStorm's whatever the prefix (st2.execution__update: the routing
+        # key's event word, without the status); output lines carry output_type.
         def tagged(routing_key: str, body: dict) -> None:
             resource = "st2.execution.output" if "output_type" in body else "st2.execution"
-            handler(f"{resource}__{routing_key}", body)
+            handler(f"{resource}__{routing_key.split('.', 1)[0]}", body)
 
         return tagged
 

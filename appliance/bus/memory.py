@@ -1,11 +1,13 @@
 """The embedded transport: kombu's in-memory transport, tuned for one process.
 
-Messages never leave the process, so they skip base64 encoding; and a consumer sleeps until a
-message reaches one of its own queues instead of polling every queue every few milliseconds.
+Messages never leave the process, so they skip base64 encoding and their delivery tags come from a
+counter (kombu's virtual transport makes a uuid4 for each); and a consumer sleeps until a message
+reaches one of its own queues instead of polling every queue every few milliseconds.
 """
 
 from __future__ import annotations
 
+import itertools
 import socket
 import threading
 from collections import defaultdict
@@ -18,10 +20,14 @@ from kombu.transport import memory
 _WAIT_SECONDS = 0.05  # an upper bound only: a message for the consumer wakes it at once
 _waiters: dict[str, set[threading.Event]] = defaultdict(set)
 _waiters_lock = threading.Lock()
+_delivery_tags = itertools.count(1)  # unique in the process, as far as its messages go
 
 
 class Channel(memory.Channel):
     body_encoding = None
+
+    def _next_delivery_tag(self) -> int:
+        return next(_delivery_tags)
 
     def _put(self, queue: str, message: Any, **kwargs: Any) -> None:
         super()._put(queue, message, **kwargs)

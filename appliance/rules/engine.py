@@ -55,6 +55,16 @@ class RulesEngine:
                                      expect=expect)
 
     def process(self, instance_id: str) -> None:
+        """Claim a pending instance and work on it. An instance whose trigger has no enabled rule
+        (most action triggers) has nothing to enforce nor to finish after a crash: one
+        compare-and-set takes it from pending to processed, a write instead of two."""
+        pending = self.instances.get(instance_id)
+        if pending is None or pending["status"] != PENDING:
+            return
+        if not any(self._rules_of(pending["trigger"])):
+            self.instances.update(instance_id, set_fields={"status": PROCESSED, "claimed_by": self.identity},
+                                  expect={"status": PENDING})
+            return
         instance = self.claim(instance_id)
         if instance is not None:
             self.work(instance)

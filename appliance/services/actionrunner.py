@@ -25,6 +25,7 @@ from appliance.parameters import ParameterError, render
 from appliance.procfs import process_start_time, runner_alive, runner_identity
 from appliance.runners import RunContext, RunnerLoadError, RunnerSettings, RunResult, load
 from appliance.services.base import STALE_SECONDS, WorkerService, run_service, seconds_ago
+from appliance.workflows.engine import WorkflowEngine
 
 LOG = logging.getLogger(__name__)
 
@@ -52,6 +53,7 @@ class ActionRunnerService(WorkerService):
         )
         self.identity = runner_identity()
         self.packs = ctx.store.collection(PACKS)
+        self.workflows = WorkflowEngine(ctx)  # only its request(): the orquesta runner hands workflows over
         self._slots = threading.Semaphore(self.workers)
         self._pool = ThreadPoolExecutor(self.workers, thread_name_prefix="runner")
         self._running: dict[str, RunContext] = {}
@@ -93,7 +95,8 @@ class ActionRunnerService(WorkerService):
             runner_cls = load(doc["runner"]["name"])
             ctx = self._context(doc, runner_cls.RUNS_USER_CODE)
         except (ParameterError, RunnerLoadError, PackConfigError, LookupError) as exc:
-            executions.transition(execution_id, models.FAILED, ACTIVE, {"result": {"error": str(exc)}})
+            executions.transition(execution_id, models.FAILED, ACTIVE, {"result": {"error": str(exc)}},
+                                  started=doc["start_timestamp"])
             return
         try:
             with self._lock:
@@ -104,9 +107,11 @@ class ActionRunnerService(WorkerService):
                 self._running.pop(execution_id, None)
             if "ST2_ACTION_AUTH_TOKEN" in ctx.env:
                 self.ctx.credentials.revoke_token(ctx.env["ST2_ACTION_AUTH_TOKEN"])
-        self._finish(execution_id, ctx, outcome)
+        if runner_cls.ASYNC and outcome.status == models.RUNNING:
+            return  # handed over: st2workflowengine completes it
+        self._finish(doc, ctx, outcome)
 
-    def _finish(self, execution_id: str, ctx: RunContext, outcome: RunResult) -> None:
+    def _finish(self, doc: dict, ctx: RunContext, outcome: RunResult) -> None:
         if self._stop.is_set():
             status = models.ABANDONED  # StackStorm's status for work a stopping runner gives up
         elif ctx.cancel.is_set():
@@ -115,7 +120,8 @@ class ActionRunnerService(WorkerService):
             status = outcome.status
         if status not in models.COMPLETED_STATUSES:
             status = models.FAILED
-        self.ctx.executions.transition(execution_id, status, ACTIVE, {"result": outcome.result})
+        self.ctx.executions.transition(doc["id"], status, ACTIVE, {"result": outcome.result},
+                                       started=doc["start_timestamp"])
 
     def _context(self, doc: dict, with_token: bool) -> RunContext:
         """Everything that can fail comes before the token is issued, so no failure leaves one alive."""
@@ -150,6 +156,7 @@ class ActionRunnerService(WorkerService):
             settings=self.settings,
             emit=(lambda kind, data: self.ctx.executions.add_output(doc, kind, data)) if stream else _discard,
             started=lambda group: self._record_group(doc["id"], group),
+            request_workflow=lambda definition, inputs: self.workflows.request(doc, definition, inputs),
         )
 
     def _record_group(self, execution_id: str, group: int) -> None:

@@ -76,7 +76,8 @@ class NotifierService(WorkerService):
         return len(stale)
 
     def subscribe(self) -> list[Subscription]:
-        return [self.ctx.bus.consume_execution_updates(self._on_message)]
+        statuses = dict.fromkeys([*COMPLETED_STATUSES, *self.emit_when])
+        return [self.ctx.bus.consume_execution_updates(self._on_message, statuses)]
 
 
 def main() -> None:

@@ -23,8 +23,13 @@ class SchedulerService(WorkerService):
         super().__init__(ctx)
 
     def schedule(self, execution_id: str) -> None:
-        """requested -> scheduled, or -> delayed until its `delay` has passed."""
+        """requested -> scheduled, or -> delayed until its `delay` has passed. An execution without
+        a delay (nearly every one) is scheduled by one compare-and-set, without a read first."""
         executions = self.ctx.executions
+        if executions.transition(execution_id, models.SCHEDULED, (models.REQUESTED,),
+                                 when={"delay_until": None}) is not None:
+            self.ctx.bus.request_run(execution_id)
+            return
         doc = executions.get(execution_id)
         if doc is None:
             return

@@ -1,9 +1,10 @@
 """The embedded engine: stdlib sqlite3, documents as JSON text, queried fields as indexed columns.
 
-WAL mode lets every service process of one box share the file; each operation borrows a connection
-from a small pool (appliance.store.pool). Compare-and-set and claims are single
-`UPDATE ... RETURNING` statements, hence atomic across threads and processes. The file, its -wal
-and -shm are private to the appliance (0600, in a 0700 directory): they hold tokens and results.
+WAL mode lets every service process of one box share the file; a read borrows a connection from a
+small pool (appliance.store.pool), a write takes the store's one writing connection (see
+SQLiteStore.writer). Compare-and-set and claims are single `UPDATE ... RETURNING` statements, hence
+atomic across threads and processes. The file, its -wal and -shm are private to the appliance
+(0600, in a 0700 directory): they hold tokens and results.
 """
 
 from __future__ import annotations
@@ -49,6 +50,7 @@ class SQLiteCollection(Collection):
         self._store = store
         self._table = entity.collection
         self._columns = {path: _column(path) for path in _indexed_paths(entity)}
+        self._lineages = {path: _lineage(path) for path in self._columns}
 
     # -- SQL building -------------------------------------------------------------------------
     def _expr(self, path: str) -> str:
@@ -122,6 +124,8 @@ class SQLiteCollection(Collection):
         assignment_params = list(params)
         changed = list(set_fields or {}) + list(push or {})
         for column_path, column in self._columns.items():
+            if self._lineages[column_path].isdisjoint(changed):
+                continue  # neither its field nor a parent of it changes: most columns, most updates
             direct = _changed_value(set_fields or {}, column_path)
             if direct is not _UNTOUCHED:
                 assignments.append(f"{column} = ?")
@@ -137,7 +141,7 @@ class SQLiteCollection(Collection):
         # Indexed fields are plain columns the engine writes with the document: generated columns
         # would make every document change rewrite every index of the table.
         columns = "".join(f", {column}" for column in self._columns.values())
-        with self._connection() as conn:
+        with self._connection(write=True) as conn:
             conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (id TEXT PRIMARY KEY, doc TEXT NOT NULL{columns})")
             existing = {row[1] for row in conn.execute(f"PRAGMA table_xinfo({table})")}
             for path, column in self._columns.items():
@@ -157,11 +161,12 @@ class SQLiteCollection(Collection):
 
     # -- operations ---------------------------------------------------------------------------
     @contextmanager
-    def _connection(self, transaction: bool = False) -> Iterator[sqlite3.Connection]:
-        """A pooled connection for one operation (inside BEGIN IMMEDIATE ... COMMIT when
-        `transaction`), with sqlite's errors raised as the store's."""
+    def _connection(self, transaction: bool = False, write: bool = False) -> Iterator[sqlite3.Connection]:
+        """A connection for one operation, with sqlite's errors raised as the store's: the store's
+        writer for a `write` (as every `transaction` is: inside BEGIN IMMEDIATE ... COMMIT), a
+        pooled one otherwise."""
         try:
-            with self._store.pool.connection() as conn:
+            with self._store.writer() if write or transaction else self._store.pool.connection() as conn:
                 if not transaction:
                     yield conn
                     return
@@ -178,9 +183,10 @@ class SQLiteCollection(Collection):
         except sqlite3.Error as exc:
             raise StoreError(f"sqlite {self._store.path}: {exc}") from exc
 
-    def _run(self, sql: str, params: Iterable = ()) -> list[tuple]:
-        """Every row one statement returns, read before its connection goes back to the pool."""
-        with self._connection() as conn:
+    def _run(self, sql: str, params: Iterable = (), write: bool = False) -> list[tuple]:
+        """Every row one statement returns, read before its connection goes back to the pool; a
+        statement that changes the database is a `write`."""
+        with self._connection(write=write) as conn:
             return conn.execute(sql, tuple(params)).fetchall()
 
     def _conflict(self, exc: sqlite3.IntegrityError) -> Exception:
@@ -229,7 +235,7 @@ class SQLiteCollection(Collection):
         if "id" not in doc:
             doc = {"id": new_id(), **doc}
         try:
-            self._run(self._insert_sql, self._row(doc))
+            self._run(self._insert_sql, self._row(doc), write=True)
         except Conflict as exc:
             raise self._with_conflict_details(doc, exc) from None
         return doc
@@ -267,7 +273,8 @@ class SQLiteCollection(Collection):
         new_doc, set_params = self._set_args(set_fields, push)
         where, params = self._where({"id": doc_id, **(expect or {})})
         try:
-            rows = self._run(f"UPDATE {self._table} SET {new_doc}{where} RETURNING doc", set_params + params)
+            rows = self._run(f"UPDATE {self._table} SET {new_doc}{where} RETURNING doc", set_params + params,
+                             write=True)
         except Conflict as exc:
             raise self._with_conflict_details({"id": doc_id, **(set_fields or {})}, exc) from None
         return codec.loads(rows[0][0]) if rows else None
@@ -280,7 +287,7 @@ class SQLiteCollection(Collection):
             f"(SELECT id FROM {self._table}{where}{self._order(sort)} LIMIT 1){where.replace(' WHERE ', ' AND ', 1)}"
             " RETURNING doc"
         )
-        rows = self._run(sql, set_params + params + params)
+        rows = self._run(sql, set_params + params + params, write=True)
         return codec.loads(rows[0][0]) if rows else None
 
     def replace(self, doc: dict) -> dict:
@@ -288,7 +295,7 @@ class SQLiteCollection(Collection):
             assignments = ", ".join(["doc = ?", *(f"{column} = ?" for column in self._columns.values())])
             row = self._row(doc)
             changed = self._run(
-                f"UPDATE {self._table} SET {assignments} WHERE id = ? RETURNING id", (*row[1:], doc["id"])
+                f"UPDATE {self._table} SET {assignments} WHERE id = ? RETURNING id", (*row[1:], doc["id"]), write=True
             )
         except Conflict as exc:
             raise self._with_conflict_details(doc, exc) from None
@@ -297,11 +304,11 @@ class SQLiteCollection(Collection):
         return doc
 
     def delete(self, doc_id: str) -> bool:
-        return bool(self._run(f"DELETE FROM {self._table} WHERE id = ? RETURNING id", (doc_id,)))
+        return bool(self._run(f"DELETE FROM {self._table} WHERE id = ? RETURNING id", (doc_id,), write=True))
 
     def delete_many(self, filters: Filters) -> int:
         where, params = self._where(filters)
-        return len(self._run(f"DELETE FROM {self._table}{where} RETURNING id", params))
+        return len(self._run(f"DELETE FROM {self._table}{where} RETURNING id", params, write=True))
 
 
 def _dumps(doc: dict) -> str:
@@ -323,6 +330,12 @@ def _changed_value(set_fields: dict, column_path: str) -> Any:
     return _UNTOUCHED
 
 
+def _lineage(path: str) -> frozenset:
+    """`path` and every parent of it: a.b.c -> {a, a.b, a.b.c}."""
+    parts = path.split(".")
+    return frozenset(".".join(parts[:end]) for end in range(1, len(parts) + 1))
+
+
 def _indexed_paths(entity: Entity) -> list[str]:
     paths = list(entity.indexed) + list(entity.unique)
     for group in entity.compound:
@@ -341,8 +354,8 @@ def _private_file(path: str) -> None:
 class SQLiteStore(Store):
     """A database file shared by every thread and process of one box."""
 
-    POOL_SIZE = 16  # connections open at once, at most
-    POOL_IDLE = 4  # kept open between operations
+    POOL_SIZE = 16  # pooled connections open at once, at most (the writer is one more)
+    POOL_IDLE = 12  # kept open between operations, the writer included: enough for the busy threads
     WAIT_SECONDS = 30  # for a busy database (busy_timeout) or a free connection
 
     def __init__(self, path: str, synchronous: str = "NORMAL"):
@@ -355,7 +368,10 @@ class SQLiteStore(Store):
         self._synchronous = synchronous.upper()
         self._collections: dict[str, SQLiteCollection] = {}
         self._lock = threading.Lock()
-        self.pool = Pool(self._connect, self.POOL_SIZE, self.POOL_IDLE, self.WAIT_SECONDS)
+        self._writer_lock = threading.Lock()
+        self._writing: Optional[sqlite3.Connection] = None
+        self._closed = False
+        self.pool = Pool(self._connect, self.POOL_SIZE, self.POOL_IDLE - 1, self.WAIT_SECONDS)
 
     @classmethod
     def from_url(cls, url: str, config: Config) -> SQLiteStore:
@@ -379,6 +395,25 @@ class SQLiteStore(Store):
         conn.create_function("REGEXP", 2, _regexp, deterministic=True)
         return conn
 
+    @contextmanager
+    def writer(self) -> Iterator[sqlite3.Connection]:
+        """The store's one writing connection, for the caller alone until the block ends.
+
+        SQLite admits one writer at a time anyway, but a writer it turns away sleeps a millisecond
+        or more (busy_timeout) before it tries again, where a thread waiting here goes on the moment
+        the write before it is done; and no other connection of the store writes, so this one's
+        page cache stays warm. After close() each write opens a connection and closes it."""
+        with self._writer_lock:
+            if self._writing is None:
+                self._writing = self._connect()
+            conn = self._writing
+            try:
+                yield conn
+            finally:
+                if self._closed or conn.in_transaction:  # an open transaction was not rolled back
+                    self._writing = None
+                    conn.close()
+
     def collection(self, entity: Entity) -> SQLiteCollection:
         with self._lock:
             found = self._collections.get(entity.collection)
@@ -389,4 +424,9 @@ class SQLiteStore(Store):
             return found
 
     def close(self) -> None:
+        with self._writer_lock:
+            self._closed = True
+            if self._writing is not None:
+                self._writing.close()
+                self._writing = None
         self.pool.close()

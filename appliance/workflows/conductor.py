@@ -668,10 +668,12 @@ class Conductor:
             return result
         if item_id is None:
             return result or []
-        if self.host.item_results is not None:
-            return self.host.item_results(entry["id"], entry["route"])
         staged = self._staged(entry["id"], entry["route"])
-        results = [None] * len(staged["items"]) if staged else []
+        if self.host.item_results is not None:  # items never started have no result: padded with None
+            results = list(self.host.item_results(entry["id"], entry["route"]))
+            count = len(staged["items"]) if staged else len(results)
+            return results[:count] + [None] * (count - len(results))
+        results = [None] * (len(staged["items"]) if staged else 0)
         if item_id < len(results):
             results[item_id] = result
         return results

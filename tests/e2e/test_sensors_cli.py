@@ -79,7 +79,7 @@ def test_a_polling_sensor_feeds_a_rule_that_runs_an_action(appliance: Appliance,
         executions: list = []
 
         def ran() -> bool:
-            executions[:] = appliance.api("GET", "executions", params={"rule_ref": f"sensorpack.count_{tag}"}).json()
+            executions[:] = appliance.api("GET", "executions", params={"rule": f"sensorpack.count_{tag}"}).json()
             return bool(executions) and executions[0]["status"] == "succeeded"
 
         assert wait_until(ran), executions

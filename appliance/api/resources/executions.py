@@ -14,6 +14,10 @@ from appliance.models.schema import shown
 from appliance.services.context import Context
 
 WORKFLOW_RUNNERS = ("orquesta", "action-chain")
+# PUT status -> (statuses that already answer it, statuses it applies to, verb and state for the refusal), as
+# StackStorm's request_pause / request_resume: st2workflowengine then pauses or resumes the workflow.
+PAUSE_RESUME = {models.PAUSING: ((models.PAUSING, models.PAUSED), (models.RUNNING,), "pause", "running"),
+                models.RESUMING: ((models.RESUMING, models.RUNNING), (models.PAUSED,), "resume", "paused")}
 # POST /v1/executions/<id>/re_run: StackStorm's ActionExecutionReRunRequest.
 RERUN_REQUEST = Schema(
     name="re-run request",
@@ -107,7 +111,16 @@ class Execution(_Base):
             raise bad_request(f'Execution "{doc["id"]}" is already in completed state "{doc["status"]}".')
         if status in (models.PAUSING, models.RESUMING) and doc["runner"]["name"] not in WORKFLOW_RUNNERS:
             raise bad_request(f'Runner "{doc["runner"]["name"]}" does not support pause and resume.')
-        raise bad_request(f"Unsupported status change to {shown(status)}.")
+        if not isinstance(status, str) or status not in PAUSE_RESUME:
+            raise bad_request(f"Unsupported status change to {shown(status)}.")
+        done, sources, verb, state = PAUSE_RESUME[status]
+        if doc["status"] not in done:
+            changed = self.executions.transition(doc["id"], status, sources)
+            if changed is None:
+                raise bad_request(f'Unable to {verb} liveaction "{doc["liveaction"]["id"]}" because it is not in '
+                                  f"a {state} state.")
+            doc = changed
+        respond(resp, self._public(req, doc))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
         """Cancel: not yet running -> canceled at once; running -> canceling, the runner finishes it."""
@@ -141,9 +154,19 @@ class ExecutionOutput(_Base):
 
 class ExecutionChildren(_Base):
     def on_get(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
+        """The descendants, depth first: `depth` levels (1, the default: the children; -1: all), as
+        `st2 execution get` of a workflow asks for them (`?depth=-1`)."""
         doc = self._get(execution_id)
-        children = self.executions.coll.find({"parent": doc["id"]}, sort=[("start_timestamp", 1)])
-        respond(resp, [self._public(req, child) for child in children])
+        depth = req.get_param_as_int("depth", default=1)
+        respond(resp, [self._public(req, child) for child in self._descendants(doc["id"], depth)])
+
+    def _descendants(self, parent_id: str, depth: int) -> list[dict]:
+        found = []
+        for child in self.executions.coll.find({"parent": parent_id}, sort=[("start_timestamp", 1)]):
+            found.append(child)
+            if depth != 1:
+                found += self._descendants(child["id"], depth - 1)
+        return found
 
 
 class ExecutionResult(_Base):

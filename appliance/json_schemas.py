@@ -1,0 +1,33 @@
+"""JSON-schema validators kept per schema and thread.
+
+Building a jsonschema validator (its RefResolver stores every meta-schema) costs several times more
+than validating a small document with it, and every execution request and dispatched trigger
+validates against one of a few schemas. A validator keeps per-call state while it resolves
+references, so each thread keeps its own.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Callable
+
+import jsonschema
+
+from appliance import codec
+
+Builder = Callable[[dict], jsonschema.Draft4Validator]
+KEPT = 256  # schemas a thread keeps validators for; past that it starts over
+
+_local = threading.local()
+
+
+def validator_for(schema: dict, build: Builder) -> jsonschema.Draft4Validator:
+    """The validator `build(schema)` returns, built once per thread for schemas equal to `schema`."""
+    kept = getattr(_local, "validators", None)
+    if kept is None or len(kept) >= KEPT:
+        kept = _local.validators = {}
+    key = (build, codec.dumps(schema))
+    found = kept.get(key)
+    if found is None:
+        found = kept[key] = build(schema)
+    return found

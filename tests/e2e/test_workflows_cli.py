@@ -1,0 +1,109 @@
+"""Orquesta workflows with the real st2 CLI, on both wirings: a sequence publishing along the way, with-items
+with concurrency, a failure handled by noop and one failing the workflow with its errors, a subworkflow, and a
+workflow refused at inspection."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+from e2e_harness import ROOT, Appliance, ok, wait_until
+
+pytestmark = pytest.mark.e2e
+
+
+@pytest.fixture
+def wftest(appliance: Appliance) -> Appliance:
+    """The workflow test pack registered on the shared appliance."""
+    target = os.path.join(appliance.packs, "wftest")
+    if not os.path.isdir(target):
+        shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "packs", "wftest"), target)
+        ok(appliance.st2("pack", "register", "wftest"))
+    return appliance
+
+
+def run(appliance: Appliance, *args: str) -> dict:
+    """`st2 run -a`, then the execution once it has completed."""
+    return appliance.wait_status(appliance.st2_async(*args), timeout=120)
+
+
+def tasks(appliance: Appliance, execution: dict) -> list[tuple[str, str, str]]:
+    resp = appliance.api("GET", f"executions/{execution['id']}/children", params={"depth": -1})
+    assert resp.status_code == 200, resp.text
+    return [(child["context"]["orquesta"]["task_name"], child["action"]["ref"], child["status"])
+            for child in resp.json()]
+
+
+def test_a_sequence_runs_each_task_as_a_child_and_outputs_what_they_published(wftest: Appliance):
+    execution = run(wftest, "wftest.sequence", "who=ada")
+    assert execution["status"] == "succeeded", execution
+    assert execution["result"] == {"output": {"greeting": "hello ada", "loud": "HELLO ADA"}}
+    assert tasks(wftest, execution) == [("greet", "core.echo", "succeeded"), ("shout", "core.local", "succeeded")]
+    text = ok(wftest.st2("execution", "get", execution["id"]))
+    assert "greet" in text and "shout" in text and "HELLO ADA" in text
+
+
+def test_with_items_runs_one_child_per_item_and_gathers_their_results_in_order(wftest: Appliance):
+    execution = run(wftest, "wftest.items", 'names=["n1","n2","n3","n4","n5"]')
+    assert execution["status"] == "succeeded", execution
+    assert execution["result"]["output"]["said"] == ["n1", "n2", "n3", "n4", "n5"]
+    assert sorted(child[0] for child in tasks(wftest, execution)) == ["each"] * 5
+
+
+def test_a_failure_fails_the_workflow_with_its_error_unless_noop_handles_it(wftest: Appliance):
+    failed = run(wftest, "wftest.failing")
+    assert failed["status"] == "failed"
+    assert failed["result"]["output"] == {"why": "boom"}
+    (error,) = failed["result"]["errors"]
+    assert error["task_id"] == "explode" and error["message"] == "Execution failed. See result for details."
+    handled = run(wftest, "wftest.failing", "handled=true")
+    assert handled["status"] == "succeeded" and handled["result"]["output"] == {"why": "boom"}
+
+
+def test_a_subworkflow_is_a_task_whose_children_are_listed_under_it(wftest: Appliance):
+    execution = run(wftest, "wftest.nested", "who=bob")
+    assert execution["status"] == "succeeded", execution
+    assert execution["result"]["output"] == {"inner": {"greeting": "hello bob", "loud": "HELLO BOB"}}
+    assert [task[0] for task in tasks(wftest, execution)] == ["inner", "greet", "shout"]
+
+
+def test_a_workflow_with_errors_is_refused_before_it_starts(wftest: Appliance, tmp_path):
+    bad = os.path.join(wftest.packs, "wftest", "actions", "workflows", "sequence.yaml")
+    original = open(bad).read()
+    try:
+        with open(bad, "w") as handle:
+            handle.write(original.replace("do: shout", "do: nowhere"))
+        execution = run(wftest, "wftest.sequence")
+    finally:
+        with open(bad, "w") as handle:
+            handle.write(original)
+    assert execution["status"] == "failed" and execution["result"]["output"] is None
+    assert any("nowhere" in error["message"] for error in execution["result"]["errors"]), execution["result"]
+    assert wait_until(lambda: tasks(wftest, execution) == [], timeout=2)
+
+
+def wait_tasks(appliance: Appliance, execution_id: str, expected: list) -> None:
+    assert wait_until(lambda: tasks(appliance, {"id": execution_id}) == expected, timeout=60), \
+        tasks(appliance, {"id": execution_id})
+
+
+def test_pause_lets_the_running_task_finish_and_resume_goes_on(wftest: Appliance):
+    execution_id = wftest.st2_async("wftest.slow", "seconds=2")
+    wait_tasks(wftest, execution_id, [("nap", "core.local", "running")])
+    paused = ok(wftest.st2("execution", "pause", execution_id))
+    assert "pausing" in paused or "paused" in paused, paused
+    wftest.wait_status(execution_id, ("paused",), timeout=60)
+    assert tasks(wftest, {"id": execution_id}) == [("nap", "core.local", "succeeded")]  # nothing new started
+    ok(wftest.st2("execution", "resume", execution_id))
+    done = wftest.wait_status(execution_id, timeout=60)
+    assert done["status"] == "succeeded" and done["result"] == {"output": {"after": "succeeded"}}
+
+
+def test_cancel_lets_the_running_task_finish_and_starts_nothing_more(wftest: Appliance):
+    execution_id = wftest.st2_async("wftest.slow", "seconds=2")
+    wait_tasks(wftest, execution_id, [("nap", "core.local", "running")])
+    ok(wftest.st2("execution", "cancel", execution_id))
+    done = wftest.wait_status(execution_id, timeout=60)
+    assert done["status"] == "canceled" and done["result"] == {"output": {"after": "null"}}
+    assert tasks(wftest, {"id": execution_id}) == [("nap", "core.local", "succeeded")]

@@ -1,0 +1,122 @@
+"""The workflow engine over a real store and bus: children are real executions (their runs simulated by
+completing them), every transition is stored, duplicates and lost messages change nothing."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from appliance import models
+from appliance.models import WORKFLOW_EXECUTIONS
+from appliance.workflows.engine import WorkflowEngine
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
+WFTEST = os.path.join(ROOT, "tests", "fixtures", "packs")
+
+
+@pytest.fixture
+def ctx(make_ctx):
+    made = make_ctx(f"[content]\nsystem_packs_base_path = {ROOT}/packs\npacks_base_paths = {WFTEST}\n")
+    made.registrar.register()
+    return made
+
+
+@pytest.fixture
+def engine(ctx):
+    return WorkflowEngine(ctx)
+
+
+def definition(name: str) -> str:
+    with open(os.path.join(WFTEST, "wftest", "actions", "workflows", f"{name}.yaml")) as handle:
+        return handle.read()
+
+
+def requested(ctx, engine, name: str, **inputs) -> tuple[dict, dict]:
+    """The workflow's action execution (running, as st2actionrunner leaves it) and its workflow execution."""
+    execution = ctx.action_requests.request(f"wftest.{name}", inputs, {}, "stanley")
+    execution = ctx.executions.transition(execution["id"], models.RUNNING, (models.REQUESTED,))
+    assert engine.request(execution, definition(name), inputs) == []
+    workflow = ctx.store.collection(WORKFLOW_EXECUTIONS).find_one({"action_execution": execution["id"]})
+    return execution, workflow
+
+
+def children(ctx, execution: dict) -> list[dict]:
+    return ctx.executions.coll.find({"parent": execution["id"]}, sort=[("start_timestamp", 1)])
+
+
+def complete(ctx, engine, child: dict, status: str, result: dict) -> dict:
+    done = ctx.executions.transition(child["id"], status, (models.REQUESTED, models.SCHEDULED, models.RUNNING),
+                                     {"result": result})
+    engine.on_child(done)
+    return done
+
+
+def test_a_sequence_runs_its_tasks_in_order_and_completes_with_its_output(ctx, engine):
+    execution, workflow = requested(ctx, engine, "sequence", who="ada")
+    assert workflow["status"] == "requested"
+    assert ctx.executions.get(execution["id"])["context"]["workflow_execution"] == workflow["id"]
+    engine.start(workflow["id"])
+    (greet,) = children(ctx, execution)
+    assert greet["action"]["ref"] == "core.echo" and greet["parameters"] == {"message": "hello ada"}
+    assert greet["context"]["orquesta"]["task_name"] == "greet" and greet["parent"] == execution["id"]
+    complete(ctx, engine, greet, "succeeded", {"stdout": "hello ada", "stderr": "", "return_code": 0})
+    engine.on_child(ctx.executions.get(greet["id"]))  # a repeated message changes nothing
+    greet2, shout = children(ctx, execution)
+    assert greet2["id"] == greet["id"] and shout["parameters"] == {"cmd": 'echo "hello ada" | tr a-z A-Z'}
+    complete(ctx, engine, shout, "succeeded", {"stdout": "HELLO ADA", "stderr": "", "return_code": 0})
+    final = ctx.executions.get(execution["id"])
+    assert final["status"] == "succeeded"
+    assert final["result"] == {"output": {"greeting": "hello ada", "loud": "HELLO ADA"}}
+    assert ctx.store.collection(WORKFLOW_EXECUTIONS).get(workflow["id"])["status"] == "succeeded"
+
+
+def test_with_items_keeps_to_its_concurrency_and_gathers_results_in_item_order(ctx, engine):
+    execution, workflow = requested(ctx, engine, "items", names=["a", "b", "c"])
+    engine.start(workflow["id"])
+    first = children(ctx, execution)
+    assert [c["parameters"]["message"] for c in first] == ["a", "b"]  # concurrency 2
+    complete(ctx, engine, first[1], "succeeded", {"stdout": "b"})
+    third = children(ctx, execution)[2]
+    assert third["parameters"]["message"] == "c"
+    complete(ctx, engine, third, "succeeded", {"stdout": "c"})
+    complete(ctx, engine, first[0], "succeeded", {"stdout": "a"})
+    assert ctx.executions.get(execution["id"])["result"] == {"output": {"said": ["a", "b", "c"]}}
+
+
+@pytest.mark.parametrize(("handled", "status"), [(True, "succeeded"), (False, "failed")])
+def test_a_failure_handled_by_noop_succeeds_and_an_unhandled_one_fails_with_its_error(ctx, engine, handled, status):
+    execution, workflow = requested(ctx, engine, "failing", handled=handled)
+    engine.start(workflow["id"])
+    (explode,) = children(ctx, execution)
+    failure = {"stdout": "", "stderr": "boom", "return_code": 3, "failed": True}
+    complete(ctx, engine, explode, "failed", failure)
+    final = ctx.executions.get(execution["id"])
+    assert final["status"] == status and final["result"]["output"] == {"why": "boom"}
+    if not handled:
+        assert final["result"]["errors"] == [{"type": "error", "message": "Execution failed. See result for details.",
+                                              "task_id": "explode", "result": failure}]
+
+
+def test_a_bad_workflow_is_refused_with_inspection_errors_and_nothing_stored(ctx, engine):
+    execution = ctx.executions.transition(
+        ctx.action_requests.request("wftest.sequence", {}, {}, "stanley")["id"], models.RUNNING, (models.REQUESTED,))
+    errors = engine.request(execution, "version: 1.0\ntasks:\n  t1:\n    action: core.nope\n    next: [{do: t9}]\n",
+                            {})
+    messages = [error["message"] for error in errors]
+    assert any("t9" in message for message in messages), messages
+    assert ctx.store.collection(WORKFLOW_EXECUTIONS).count() == 0
+    errors = engine.request(execution, "version: 1.0\ntasks:\n  t1:\n    action: core.nope\n", {})
+    assert errors == [{"type": "content", "message": 'The action "core.nope" is not registered in the database.',
+                       "schema_path": "properties.tasks.patternProperties.^\\w+$.properties.action",
+                       "spec_path": "tasks.t1.action"}]
+
+
+def test_the_sweep_starts_what_no_message_started_and_applies_lost_completions(ctx, engine, make_ctx):
+    execution, workflow = requested(ctx, engine, "sequence", who="bob")
+    other = WorkflowEngine(ctx)  # another engine process: nothing cached
+    assert other.sweep(models.now()) >= 1
+    (greet,) = children(ctx, execution)
+    ctx.executions.transition(greet["id"], "succeeded", (models.REQUESTED,), {"result": {"stdout": "hello bob"}})
+    engine.sweep(models.now())  # the completion's message was lost
+    assert [c["action"]["ref"] for c in children(ctx, execution)] == ["core.echo", "core.local"]
