@@ -130,9 +130,9 @@ def _payload_validator(schema: dict) -> jsonschema.Draft4Validator:
     return jsonschema.Draft4Validator(converted, resolver=_LocalRefs.from_schema(converted))
 
 
-def payload_problem(schema: dict, payload: dict) -> Optional[str]:
+def payload_problem(schema: dict, payload: dict, label: str = "payload") -> Optional[str]:
     """Why `payload` breaks `schema` as StackStorm validates it (draft 4 plus draft-3 `required`,
-    defaults count as given), or None."""
+    defaults count as given), or None; `label` names the document in the message."""
     validator = validator_for(schema, _payload_validator)
     converted = validator.schema
     try:
@@ -143,7 +143,7 @@ def payload_problem(schema: dict, payload: dict) -> Optional[str]:
         return None
     error = jsonschema.exceptions.best_match(errors)
     where = ".".join(str(part) for part in error.absolute_path)
-    return error.message + (f" (payload '{where}')" if where else "")
+    return error.message + (f" ({label} '{where}')" if where else "")
 
 
 class Dispatcher:
@@ -176,7 +176,7 @@ class Dispatcher:
         doc = TRIGGER_INSTANCES.build({"id": new_id(), "trigger": found["ref"], "payload": payload,
                                        "occurrence_time": now(), "status": PENDING, "trace_context": trace_context})
         self.instances.insert(doc)
-        self.bus.request_rules(doc["id"])
+        self.bus.request_rules(doc["id"], doc["trigger"])
         return doc
 
     def resolve(self, trigger: Union[str, dict]) -> dict:

@@ -185,9 +185,9 @@ class Bus:
         body = {"execution_id": execution_id}
         self.publish(self.work_exchange, RUN, body, persistent=True, queue=self.runner_queue)
 
-    def request_rules(self, trigger_instance_id: str) -> None:
-        """A stored trigger instance for the rules engine to match against the rules."""
-        body = {"trigger_instance_id": trigger_instance_id}
+    def request_rules(self, trigger_instance_id: str, trigger: str) -> None:
+        """A stored trigger instance (of trigger ref `trigger`) for the rules engine to match against the rules."""
+        body = {"trigger_instance_id": trigger_instance_id, "trigger": trigger}
         self.publish(self.work_exchange, RULES, body, persistent=True, queue=self.rules_queue)
 
     def request_workflow(self, workflow_execution_id: str) -> None:

@@ -54,14 +54,17 @@ class RulesEngine:
         return self.instances.update(instance_id, set_fields={"status": PROCESSING, "claimed_by": self.identity},
                                      expect=expect)
 
-    def process(self, instance_id: str) -> None:
+    def process(self, instance_id: str, trigger: Optional[str] = None) -> None:
         """Claim a pending instance and work on it. An instance whose trigger has no enabled rule
         (most action triggers) has nothing to enforce nor to finish after a crash: one
-        compare-and-set takes it from pending to processed, a write instead of two."""
-        pending = self.instances.get(instance_id)
-        if pending is None or pending["status"] != PENDING:
-            return
-        if not any(self._rules_of(pending["trigger"])):
+        compare-and-set takes it from pending to processed, a write instead of two. The bus message
+        names the trigger, so neither case reads the instance first; the sweep's does."""
+        if trigger is None:
+            pending = self.instances.get(instance_id)
+            if pending is None or pending["status"] != PENDING:
+                return
+            trigger = pending["trigger"]
+        if not any(self._rules_of(trigger)):
             self.instances.update(instance_id, set_fields={"status": PROCESSED, "claimed_by": self.identity},
                                   expect={"status": PENDING})
             return

@@ -27,7 +27,7 @@ class RulesEngineService(WorkerService):
         self.engine = RulesEngine(ctx.store, ctx.action_requests, ctx.keys, ctx.config.get("system_user", "user"))
 
     def _on_message(self, routing_key: str, body: dict) -> None:
-        self.engine.process(body["trigger_instance_id"])
+        self.engine.process(body["trigger_instance_id"], body.get("trigger"))
 
     def sweep(self, older_than: float = STALE_SECONDS) -> int:
         """Process pending instances older than `older_than` seconds, and instances claimed by an

@@ -210,7 +210,7 @@ def test_dispatch_stores_a_pending_instance_then_queues_it_for_the_rules_engine(
         assert arrived.wait(10)
     finally:
         subscription.stop()
-    assert received == [{"trigger_instance_id": doc["id"]}]
+    assert received == [{"trigger_instance_id": doc["id"], "trigger": "core.st2.key_value_pair.create"}]
     shown = client.simulate_get(f"/v1/triggerinstances/{doc['id']}").json
     assert shown == {"id": doc["id"], "trigger": "core.st2.key_value_pair.create", "payload": {"object": {"name": "a"}},
                      "occurrence_time": doc["occurrence_time"], "status": "pending"}
