@@ -10,7 +10,6 @@ JSON lines on the file descriptor the request names; stdout and stderr go to the
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import logging
@@ -22,6 +21,7 @@ import traceback
 from typing import Any, Optional
 
 from st2common.services.datastore import SensorDatastoreService  # appliance/compat, on PYTHONPATH
+from st2common.util.loader import load_module
 
 LOG_FORMAT = "%(levelname)s %(name)s: %(message)s"  # the container reads the level back from each line
 
@@ -133,17 +133,8 @@ def _is_polling(cls: type) -> bool:
 
 def load_sensor_class(file_path: str, class_name: str) -> type:
     """The class named `class_name` in the sensor's file; its siblings import as StackStorm allows."""
-    directory = os.path.dirname(os.path.realpath(file_path))
-    if directory not in sys.path:
-        sys.path.append(directory)
-    name = os.path.splitext(os.path.basename(file_path))[0]
     try:
-        spec = importlib.util.spec_from_file_location(name, file_path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"{file_path} is not a Python module")
-        module = importlib.util.module_from_spec(spec)
-        sys.modules.setdefault(name, module)
-        spec.loader.exec_module(module)
+        module = load_module(file_path)
     except Exception as exc:
         raise RuntimeError(f'Failed to load sensor class from file "{file_path}" (sensor file most likely '
                            f"doesn't exist or contains invalid syntax): {exc}") from exc

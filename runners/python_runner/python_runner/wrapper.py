@@ -8,7 +8,6 @@ The result goes to stdout between StackStorm's delimiters, as {"result": ..., "s
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 import json
 import os
@@ -100,19 +99,10 @@ class ActionLoadError(Exception):
 def load_action_class(file_path: str) -> type:
     """The Action subclass defined in the file (the first by name, as StackStorm picks it)."""
     from st2common.runners.base_action import Action
+    from st2common.util.loader import load_module
 
-    directory = os.path.dirname(os.path.realpath(file_path))
-    if directory not in sys.path:
-        sys.path.append(directory)  # sibling modules of the action import as StackStorm allows
-    name = os.path.splitext(os.path.basename(file_path))[0]
     try:
-        spec = importlib.util.spec_from_file_location(name, file_path)
-        if spec is None or spec.loader is None:
-            raise ImportError(f"{file_path} is not a Python module")
-        module = importlib.util.module_from_spec(spec)
-        if name not in sys.modules:  # never shadow a module already imported (json.py, ...)
-            sys.modules[name] = module
-        spec.loader.exec_module(module)
+        module = load_module(file_path)
     except Exception as exc:
         raise ActionLoadError(
             f'Failed to load action class from file "{file_path}" (action file most likely doesn\'t exist '
