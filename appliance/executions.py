@@ -135,6 +135,21 @@ class Executions:
             self.bus.request_schedule(execution_id)
         return doc
 
+    def cancel(self, execution_id: str) -> Optional[dict]:
+        """Cancel as StackStorm does: not yet running -> canceled at once; running (or paused) -> canceling,
+        and its runner (or st2workflowengine) ends it. The execution as it now is; None when it does not exist.
+        A completed one is returned unchanged."""
+        waiting = (models.REQUESTED, models.SCHEDULED, models.DELAYED)
+        done = self.transition(execution_id, models.CANCELED, waiting)
+        if done is not None:
+            return done
+        started = (models.RUNNING, models.PAUSING, models.PAUSED, models.RESUMING)
+        updated = self.transition(execution_id, models.CANCELING, started)
+        if updated is not None:
+            self.bus.send_control({"action": "cancel", "execution_id": execution_id})
+            return updated
+        return self.get(execution_id)
+
     def _tell_workflow(self, doc: dict) -> None:
         """News for st2workflowengine: a workflow's child that completed or waits (an inquiry), or a
         workflow asked to pause, resume or cancel."""

@@ -16,7 +16,7 @@ import threading
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from importlib.metadata import EntryPoint, entry_points
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 ENTRY_POINT_GROUP = "appliance.runners"
 
@@ -41,6 +41,11 @@ class RunnerSettings:
         return ["-F", self.ssh_config_file] if self.ssh_config_file else []
 
 
+def _no_children(ref: str, parameters: dict, context: dict) -> dict:
+    """RunContext.run_child where nothing can run a child execution (a runner tested alone)."""
+    raise RuntimeError("No action runner to run child executions.")
+
+
 @dataclass
 class RunContext:
     """Everything one execution's runner needs; built by st2actionrunner."""
@@ -61,6 +66,13 @@ class RunContext:
     started: Callable[[int], None] = lambda process_group: None  # runners report the group they start
     # (definition, inputs) -> inspection errors, [] when st2workflowengine now has the workflow
     request_workflow: Callable[[str, dict], list] = lambda definition, inputs: [{"message": "No workflow engine."}]
+    # Runners that run other actions (action-chain): (ref, parameters, context) -> the child execution once it has
+    # completed; a cancel of this execution cancels it. st2actionrunner adds `parent` to the context.
+    run_child: Callable[[str, dict, dict], dict] = _no_children
+    # ref -> that action's parameter specs (its runner's overlaid by its own), None when it is not registered
+    action_specs: Callable[[str], Optional[dict]] = lambda ref: None
+    # a fresh `st2kv` template namespace (system, user) for this execution's user
+    st2kv: Callable[[], dict] = dict
 
     @property
     def pack(self) -> str:
@@ -70,10 +82,13 @@ class RunContext:
 @dataclass
 class RunResult:
     """A final status (one of succeeded, failed, timeout, canceled, abandoned) and the result; an ASYNC
-    runner may answer "running": another service completes the execution."""
+    runner may answer "running" and a runner may answer one of its WAITING_STATUSES: another service
+    completes the execution. `triggers` are dispatched once this outcome is stored (an inquiry's
+    core.st2.generic.inquiry), so whoever the trigger reaches finds the execution in that status."""
 
     status: str
     result: Any
+    triggers: list[tuple[str, dict]] = field(default_factory=list)  # (trigger ref, payload)
 
 
 class Runner(ABC):
@@ -84,6 +99,8 @@ class Runner(ABC):
     RUNS_USER_CODE = True
     # Runners that hand the execution to another service (orquesta: st2workflowengine) and return "running".
     ASYNC = False
+    # Non-final statuses run() may answer; the execution then waits in it (inquirer: "pending", until a response).
+    WAITING_STATUSES: tuple[str, ...] = ()
 
     @abstractmethod
     def run(self, ctx: RunContext) -> RunResult:

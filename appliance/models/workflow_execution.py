@@ -1,10 +1,10 @@
 """WorkflowExecution: one run of an Orquesta workflow, the record st2workflowengine advances (StackStorm's
 WorkflowExecutionDB). Its action execution (runner `orquesta`) is what users see; this holds the definition,
-the conductor's state and the children the engine has asked for and not yet seen complete.
+the conductor's state and the children about to be created.
 
 `rev` grows with every write, and every write expects the rev it read: two engines can never both advance
-one workflow from the same state (the loser reads again). `pending` maps the id of each child execution
-requested and not yet applied to its task (a bounded set: the active children, not every child ever run);
+one workflow from the same state (the loser reads again). Which child reports are still expected is in the
+conductor's state (a task run's status, an item's letter), so no per-child record grows with the workflow;
 `to_create` lists the requested children whose executions may not exist yet (written before they are
 created, so a crash between the two is repaired by the sweep).
 """
@@ -25,9 +25,9 @@ WORKFLOW_EXECUTIONS = Entity(
         "context": Field("object", default={}),
         "state": Field("object", default={}),
         "rev": Field("integer", default=0),
-        "pending": Field("object", default={}),
         "to_create": Field("array", default=[]),
         "start_timestamp": Field("string", required=True),
+        "updated_at": Field("string"),  # the last transition: a sweep looks for lost reports of idle workflows
         "end_timestamp": Field("string"),
     },
     indexed=("action_execution", "status"),

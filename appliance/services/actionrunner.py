@@ -16,12 +16,14 @@ import signal
 import threading
 import traceback
 from concurrent.futures import ThreadPoolExecutor
+from typing import Optional
 
 from appliance import models
+from appliance.action_requests import RequestError
 from appliance.bus import Subscription
-from appliance.models import PACKS
+from appliance.models import PACKS, ValidationError
 from appliance.pack_env import PackConfigError, pack_config
-from appliance.parameters import ParameterError, render
+from appliance.parameters import ParameterError, merged_specs, render
 from appliance.procfs import process_start_time, runner_alive, runner_identity
 from appliance.runners import RunContext, RunnerLoadError, RunnerSettings, RunResult, load
 from appliance.services.base import STALE_SECONDS, WorkerService, run_service, seconds_ago
@@ -35,6 +37,8 @@ def _discard(output_type: str, data: str) -> None:
 
 
 ACTIVE = (models.RUNNING, models.CANCELING, models.PAUSING, models.PAUSED, models.RESUMING)
+# How often a runner waiting for a child execution (action-chain) reads it: doubling from the first to the last.
+CHILD_POLL = (0.02, 0.5)
 
 
 class ActionRunnerService(WorkerService):
@@ -109,19 +113,24 @@ class ActionRunnerService(WorkerService):
                 self.ctx.credentials.revoke_token(ctx.env["ST2_ACTION_AUTH_TOKEN"])
         if runner_cls.ASYNC and outcome.status == models.RUNNING:
             return  # handed over: st2workflowengine completes it
-        self._finish(doc, ctx, outcome)
+        self._finish(doc, ctx, outcome, runner_cls.WAITING_STATUSES)
 
-    def _finish(self, doc: dict, ctx: RunContext, outcome: RunResult) -> None:
+    def _finish(self, doc: dict, ctx: RunContext, outcome: RunResult, waiting: tuple[str, ...] = ()) -> None:
+        """Store the runner's outcome: a final status, or one of the runner's `waiting` ones (an inquiry's
+        pending); anything else is the runner's failure."""
         if self._stop.is_set():
             status = models.ABANDONED  # StackStorm's status for work a stopping runner gives up
         elif ctx.cancel.is_set():
             status = models.CANCELED
         else:
             status = outcome.status
-        if status not in models.COMPLETED_STATUSES:
+        if status not in models.COMPLETED_STATUSES and status not in waiting:
             status = models.FAILED
-        self.ctx.executions.transition(doc["id"], status, ACTIVE, {"result": outcome.result},
-                                       started=doc["start_timestamp"])
+        stored = self.ctx.executions.transition(doc["id"], status, ACTIVE, {"result": outcome.result},
+                                                started=doc["start_timestamp"])
+        if stored is not None and status == outcome.status:
+            for trigger, payload in outcome.triggers:
+                self._dispatch_trigger(trigger, payload)
 
     def _context(self, doc: dict, with_token: bool) -> RunContext:
         """Everything that can fail comes before the token is issued, so no failure leaves one alive."""
@@ -142,6 +151,7 @@ class ActionRunnerService(WorkerService):
             token = self.ctx.credentials.issue_token(user, self.token_ttl, {"execution_id": doc["id"]})
             env["ST2_ACTION_AUTH_TOKEN"] = token["token"]
         stream = self.ctx.config.get("actionrunner", "stream_output")
+        cancel = threading.Event()
         return RunContext(
             execution_id=doc["id"],
             action=action,
@@ -157,7 +167,58 @@ class ActionRunnerService(WorkerService):
             emit=(lambda kind, data: self.ctx.executions.add_output(doc, kind, data)) if stream else _discard,
             started=lambda group: self._record_group(doc["id"], group),
             request_workflow=lambda definition, inputs: self.workflows.request(doc, definition, inputs),
+            cancel=cancel,
+            run_child=lambda ref, values, context: self._run_child(doc, user, cancel, ref, values, context),
+            action_specs=self._action_specs,
+            st2kv=lambda: self.ctx.keys.namespace(doc["context"].get("api_user") or user),
         )
+
+    def _dispatch_trigger(self, trigger: str, payload: dict) -> None:
+        """A runner's trigger (an inquiry's): one that cannot be dispatched is logged, the execution stands."""
+        try:
+            self.ctx.triggers.dispatch(trigger, payload)
+        except ValidationError as exc:
+            LOG.error("trigger %s not dispatched: %s", trigger, exc)
+
+    # -- child executions (action-chain) ------------------------------------------------------------
+    def _run_child(self, parent: dict, user: str, cancel: threading.Event, ref: str, parameters: dict,
+                   context: dict) -> dict:
+        """Request a child execution of `parent` and wait for its end, so a chain runs inside its runner as in
+        StackStorm. A request refused without a recorded execution raises RequestError for the runner to report."""
+        origin = {key: parent["context"][key] for key in ("api_user", "source_channel") if key in parent["context"]}
+        context = {**context, "parent": {"execution_id": parent["id"], "user": user, "pack": parent["action"]["pack"],
+                                         **origin}}
+        try:
+            child = self.ctx.action_requests.request(ref, parameters, context, user)
+        except RequestError as exc:
+            if exc.execution is None:
+                raise
+            return exc.execution
+        return self._await_child(child, cancel)
+
+    def _await_child(self, child: dict, cancel: threading.Event) -> dict:
+        """Read the child until it completes (the database is the truth: no message to lose). A cancel of the
+        parent cancels it, then waits for its runner to end it; a stopping service stops waiting."""
+        delay, longest = CHILD_POLL
+        asked = False
+        while child["status"] not in models.COMPLETED_STATUSES and not self._stop.is_set():
+            if cancel.is_set() and not asked:
+                self.ctx.executions.cancel(child["id"])
+                asked = True
+            (self._stop if asked else cancel).wait(delay)  # a sleep, cut short by a cancel to act on or a stop
+            delay = min(delay * 2, longest)
+            child = self.ctx.executions.get(child["id"]) or child
+        return child
+
+    def _action_specs(self, ref: str) -> Optional[dict]:
+        """The parameter specs of action `ref` (its runner's overlaid by its own), None when it is not registered:
+        a chain checks a node's action and casts its rendered parameters with them, as StackStorm does."""
+        requests = self.ctx.action_requests
+        action = requests.actions.find_one({"ref": ref})
+        if action is None:
+            return None
+        runner = requests.runner_types.find_one({"name": action["runner_type"]}) or {}
+        return merged_specs(runner.get("runner_parameters") or {}, action.get("parameters") or {})
 
     def _record_group(self, execution_id: str, group: int) -> None:
         """Remember the action's process group, to end it if this runner dies (see sweep)."""

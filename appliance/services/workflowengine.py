@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 
+from appliance import inquiries
 from appliance.bus import Subscription
 from appliance.services.base import STALE_SECONDS, WorkerService, run_service, seconds_ago
 from appliance.workflows.engine import WorkflowEngine
@@ -34,7 +35,9 @@ class WorkflowEngineService(WorkerService):
             self.engine.on_request(execution)
 
     def sweep(self, older_than: float = STALE_SECONDS) -> int:
-        return self.engine.sweep(seconds_ago(older_than))
+        """Repair the workflows (see WorkflowEngine.sweep) and time out inquiries past their TTL, whose
+        workflows then go on as after an answer."""
+        return self.engine.sweep(seconds_ago(older_than)) + inquiries.expire_due(self.ctx.executions)
 
     def subscribe(self) -> list[Subscription]:
         return [self.ctx.bus.consume_workflows(self._on_message)]

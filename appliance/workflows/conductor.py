@@ -41,6 +41,9 @@ ITEM_CODES = {
 """One letter per item status: a with-items task's item statuses are one string in the state."""
 
 
+_DONE_CODES = frozenset(ITEM_CODES[status] for status in COMPLETED)
+
+
 class ConductorError(Exception):
     """A request the workflow's state does not allow (pause a completed workflow, re-run a running one...)."""
 
@@ -215,6 +218,18 @@ class Conductor:
         if self.status in ABENDED:
             result["errors"] = copy.deepcopy(self.errors)
         return result
+
+    def awaits(self, task_id: str, route: int, run: Optional[int], item_id: Optional[int] = None) -> bool:
+        """Whether a report of this task run (of this item) is still expected: False for a repeated or stale
+        one (an earlier run of the task, an item or a task already completed), which the engine then drops."""
+        idx = self.state["tasks"].get(f"{task_id}__r{route}")
+        if idx is None or (run is not None and idx != run):
+            return False
+        if item_id is None:
+            return self.state["sequence"][idx].get("status") not in COMPLETED
+        staged = self._staged(task_id, route)
+        codes = staged.get("items", "") if staged else ""
+        return item_id < len(codes) and codes[item_id] not in _DONE_CODES
 
     def task_status(self, task_id: str, route: int = 0) -> str:
         """The status of the task's latest run on the route (falling back to the routes before the split)."""

@@ -18,8 +18,10 @@ from appliance import models
 from appliance.action_requests import RequestError
 from appliance.datastore.crypto import CryptoError
 from appliance.executions import WORKFLOW_CHILD_STATUSES as CHILD_STATUSES
-from appliance.models import ACTIONS, WORKFLOW_EXECUTIONS
+from appliance.models import ACTIONS, RUNNER_TYPES, WORKFLOW_EXECUTIONS
+from appliance.models.inquiry import INQUIRER
 from appliance.models.key_value_pair import SYSTEM_SCOPE, USER_SCOPE
+from appliance.parameters import merged_specs
 from appliance.store import Conflict
 from appliance.workflows.conductor import COMPLETED, ActionRequest, Conductor, ConductorError, Host
 from appliance.workflows.inspection import inspect
@@ -48,6 +50,7 @@ class WorkflowEngine:
         self.ctx = ctx
         self.workflows = ctx.store.collection(WORKFLOW_EXECUTIONS)
         self.actions = ctx.store.collection(ACTIONS)
+        self.runner_types = ctx.store.collection(RUNNER_TYPES)  # task input may be runner parameters (core.ask)
         self._conductors: dict[str, tuple[int, Conductor]] = {}  # by workflow id: the rev it holds
         self._specs: dict[str, WorkflowSpec] = {}
         self._locks: dict[str, threading.Lock] = collections.defaultdict(threading.Lock)
@@ -96,7 +99,8 @@ class WorkflowEngine:
             given = set(task.input) if isinstance(task.input, dict) else None
             if given is None:
                 continue  # one expression: its keys are known only at run time
-            declared = action.get("parameters") or {}
+            runner = self.runner_types.find_one({"name": action.get("runner_type")}) or {}
+            declared = merged_specs(runner.get("runner_parameters") or {}, action.get("parameters") or {})
             for param, spec_ in sorted(declared.items()):
                 if spec_.get("required") and "default" not in spec_ and param not in given:
                     errors.append({"type": "content", "message": f'Action "{ref}" is missing required input '
@@ -124,22 +128,29 @@ class WorkflowEngine:
         workflow_id = orquesta.get("workflow_execution_id")
         if not workflow_id or child.get("status") not in CHILD_STATUSES:
             return
+        task_id, route, item_id = orquesta["task_id"], orquesta["task_route"], orquesta.get("item_id")
+        run = _run_of(orquesta)
         with self._lock(workflow_id):
             for _ in range(ATTEMPTS):
                 doc = self.workflows.get(workflow_id)
-                if doc is None or child["id"] not in doc["pending"]:
-                    return  # applied already, or not ours
-                task_id, route, item_id = doc["pending"][child["id"]]
+                if doc is None or doc["status"] in COMPLETED:
+                    return
                 conductor = self._conductor(doc)
+                if not conductor.awaits(task_id, route, run, item_id):
+                    return  # applied already, or a report of an earlier run
+                done = child["status"] in COMPLETED
                 try:
-                    requests = conductor.update(task_id, route, child["status"], child.get("result"),
-                                                item_id=item_id)
+                    # An answered inquiry resumes its workflow first, as StackStorm orders them: a workflow still
+                    # paused when its task completes would not act on the completion (a time-out would not fail it).
+                    requests = conductor.resume() if done and _answers_inquiry(child, conductor) else []
+                    requests += conductor.update(task_id, route, child["status"], child.get("result"),
+                                                 item_id=item_id)
                 except ConductorError as exc:
+                    self._conductors.pop(workflow_id, None)  # its state may be half changed: rebuild it next time
                     LOG.error("workflow %s: %s from child %s ignored: %s", workflow_id, child["status"],
                               child["id"], exc)
                     return
-                done = child["status"] in COMPLETED
-                if self._commit(doc, conductor, requests, applied=child["id"] if done else None) is not None:
+                if self._commit(doc, conductor, requests) is not None:
                     return
             LOG.warning("workflow %s changed %d times under this engine: child %s left to the sweep",
                         workflow_id, ATTEMPTS, child["id"])
@@ -171,15 +182,17 @@ class WorkflowEngine:
         """Cancel children not yet running and ask running subworkflows to cancel; pause and resume reach the
         subworkflows only. Running actions are left to finish, as in StackStorm."""
         waiting = (models.REQUESTED, models.SCHEDULED, models.DELAYED)
-        for child_id in list(doc["pending"]):
-            child = self.ctx.executions.get(child_id)
-            if child is None:
-                continue
+        for child in self._active_children(doc):
             if change == "cancel" and child["status"] in waiting:
-                self.ctx.executions.transition(child_id, models.CANCELED, waiting)
+                self.ctx.executions.transition(child["id"], models.CANCELED, waiting)
             elif (child.get("runner") or {}).get("name") == "orquesta":
                 target, sources = SUBWORKFLOW[change]
-                self.ctx.executions.transition(child_id, target, sources)
+                self.ctx.executions.transition(child["id"], target, sources)
+
+    def _active_children(self, doc: dict) -> list[dict]:
+        statuses = [models.REQUESTED, models.SCHEDULED, models.DELAYED, *ACTIVE]
+        return self.ctx.executions.coll.find({"context.orquesta.workflow_execution_id": doc["id"],
+                                              "status": {"$in": statuses}})
 
     def sweep(self, older_than: str) -> int:
         """Repair what a lost message or a crash left: workflows never started, children never created,
@@ -195,23 +208,23 @@ class WorkflowEngine:
             execution = self.ctx.executions.get(doc["action_execution"]) or {}
             if doc["status"] not in REQUESTED_BY.get(execution.get("status"), (doc["status"],)):
                 self.on_request(execution)  # its request's message was lost
-            for child_id in list(doc["pending"]):
-                child = self.ctx.executions.get(child_id)
-                if child is not None and child["status"] in CHILD_STATUSES:
-                    self.on_child(child)
+            if doc.get("updated_at", "") < older_than:  # no progress lately: a completion may have been lost
+                conductor = self._conductor(doc)
+                for child in self.ctx.executions.coll.find({"context.orquesta.workflow_execution_id": doc["id"],
+                                                            "status": {"$in": list(CHILD_STATUSES)}}):
+                    orquesta = child["context"]["orquesta"]
+                    if conductor.awaits(orquesta["task_id"], orquesta["task_route"], _run_of(orquesta),
+                                        orquesta.get("item_id")):
+                        self.on_child(child)
         return count
 
     # -- one write per transition -----------------------------------------------------------------------
-    def _commit(self, doc: dict, conductor: Conductor, requests: list[ActionRequest],
-                applied: Optional[str] = None) -> Optional[dict]:
-        """Write the new state, the children now wanted (with their ids) and drop the applied child; then
-        create those children and bring the action execution in line. None when another engine wrote first."""
-        pending = {k: v for k, v in doc["pending"].items() if k != applied}
-        wanted = [self._child(doc, request) for request in requests]
-        for child in wanted:
-            pending[child["execution_id"]] = [child["task_id"], child["route"], child["item_id"]]
+    def _commit(self, doc: dict, conductor: Conductor, requests: list[ActionRequest]) -> Optional[dict]:
+        """Write the new state and the children now wanted (with their ids); then create those children and
+        bring the action execution in line. None when another engine wrote first."""
+        wanted = [self._child(doc, conductor, request) for request in requests]
         fields: dict[str, Any] = {"state": conductor.state, "status": conductor.status, "rev": doc["rev"] + 1,
-                                  "pending": pending, "to_create": doc["to_create"] + wanted}
+                                  "to_create": doc["to_create"] + wanted, "updated_at": models.now()}
         if conductor.status in COMPLETED:
             fields["end_timestamp"] = models.now()
         updated = self.workflows.update(doc["id"], set_fields=fields, expect={"rev": doc["rev"]})
@@ -225,10 +238,12 @@ class WorkflowEngine:
             self._sync_action_execution(updated, conductor)
         return updated
 
-    def _child(self, doc: dict, request: ActionRequest) -> dict:
+    def _child(self, doc: dict, conductor: Conductor, request: ActionRequest) -> dict:
+        """A child to create; `run` is the task run it belongs to, so a late report of an earlier run is dropped."""
+        run = conductor.state["tasks"].get(f"{request.task_id}__r{request.route}")
         return {"execution_id": models.new_id(), "task_id": request.task_id, "route": request.route,
                 "item_id": request.item_id, "action": request.action, "input": request.input,
-                "delay": request.delay}
+                "delay": request.delay, "run": run}
 
     def _create_children(self, doc: dict) -> Optional[dict]:
         """Create each wanted child under its chosen id (one that exists already is skipped), then clear the
@@ -253,14 +268,14 @@ class WorkflowEngine:
     def _refuse(self, doc: dict, child: dict, error: Exception) -> Optional[dict]:
         conductor = self._conductor(doc)
         conductor.fail(error, child["task_id"], child["route"])
-        return self._commit(doc, conductor, [], applied=child["execution_id"])
+        return self._commit(doc, conductor, [])
 
     def _request_child(self, doc: dict, child: dict) -> dict:
         parent = self.ctx.executions.get(doc["action_execution"]) or {}
         parent_context = parent.get("context") or {}
         user = parent_context.get("user")
         orquesta = {"workflow_execution_id": doc["id"], "task_execution_id": f"{doc['id']}.{child['task_id']}"
-                    f"__r{child['route']}", "task_name": child["task_id"], "task_id": child["task_id"],
+                    f"__r{child['route']}.{child['run']}", "task_name": child["task_id"], "task_id": child["task_id"],
                     "task_route": child["route"]}
         if child["item_id"] is not None:
             orquesta["item_id"] = child["item_id"]
@@ -363,6 +378,20 @@ class WorkflowEngine:
         for item_id, child in latest.items():
             results[item_id] = child.get("result")
         return results
+
+
+def _answers_inquiry(child: dict, conductor: Conductor) -> bool:
+    """An inquiry answered (or timed out) resumes its direct workflow when that is pausing or paused, as
+    StackStorm's inquiry service resumes the direct orquesta parent; done here, in the same step that applies
+    the answer, so the two cannot race (StackStorm's API resumes first, then answers)."""
+    is_inquiry = (child.get("runner") or {}).get("name") == INQUIRER
+    return is_inquiry and conductor.status in (models.PAUSING, models.PAUSED)
+
+
+def _run_of(orquesta: dict) -> Optional[int]:
+    """The task run a child belongs to, from its task_execution_id (`<workflow>.<task>__r<route>.<run>`)."""
+    tail = str(orquesta.get("task_execution_id", "")).rpartition(".")[2]
+    return int(tail) if tail.isdigit() else None
 
 
 def _latest_items(children: list[dict]) -> dict[int, dict]:

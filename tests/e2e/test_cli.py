@@ -184,9 +184,13 @@ def test_execution_cancel_kills_the_command(appliance: Appliance):
     assert time.monotonic() - started < 10
     assert wait_until(lambda: not pids_running(argv), 5), f"{argv} still runs after the cancel"
 
-    again = appliance.st2("execution", "cancel", execution_id)  # already over: a readable refusal
+    again = appliance.st2("execution", "cancel", execution_id)  # already canceled: returned as it is (StackStorm)
     assert "Traceback" not in again.stdout + again.stderr
-    assert "cannot be canceled" in (again.stdout + again.stderr).lower(), again.stdout + again.stderr
+    assert f"action execution with id {execution_id} canceled" in again.stdout.lower(), again.stdout + again.stderr
+    done_id = appliance.post_execution("core.noop")["id"]
+    appliance.wait_status(done_id)
+    refused = appliance.st2("execution", "cancel", done_id)  # succeeded: a readable refusal
+    assert "cannot be canceled" in (refused.stdout + refused.stderr).lower(), refused.stdout + refused.stderr
 
 
 def test_execution_re_run(appliance: Appliance):

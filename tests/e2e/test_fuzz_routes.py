@@ -202,6 +202,7 @@ def make_seeds(app: Appliance) -> Seeds:
     app.wait_status(done["id"])
     delayed = app.api("POST", "executions", json={"action": "core.noop", "delay": 3_600_000})
     assert delayed.status_code == 201, delayed.text
+    inquiry = app.wait_status(app.post_execution("core.ask")["id"], ("pending",))
     key = app.api("POST", "apikeys", json={})
     assert key.status_code == 201, key.text
     rule = app.api("POST", "rules", json=RULE)
@@ -227,6 +228,7 @@ def make_seeds(app: Appliance) -> Seeds:
             "rule_type": ["standard", rule_type_id],
             "enforcement_id": [enforcement_id],
             "hook:path": ["st2", "fuzz/hook"],
+            "inquiry_id": [inquiry["id"], done["id"]],
         },
         # Only the noop runner's actions: generated parameters must never reach a shell.
         body_values=["core.noop", "fuzz.fuzzed", "fuzz", "noop", "st2admin", app.token, *ids, 1000, 0, -1,
@@ -246,6 +248,7 @@ def make_seeds(app: Appliance) -> Seeds:
             "/rules": RULE, "/rules/{ref_or_id}": RULE,
             "/webhooks/{hook:path}": {"trigger": "fuzz.fuzzed", "payload": {"a": 1}},
             "/sensortypes/{ref_or_id}": {"enabled": False},
+            "/inquiries/{inquiry_id}": {"id": inquiry["id"], "response": {"continue": True}},
         },
         token=app.token, api_key=key.json()["key"], password=app.password,
     )

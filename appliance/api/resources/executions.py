@@ -123,21 +123,10 @@ class Execution(_Base):
         respond(resp, self._public(req, doc))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
-        """Cancel: not yet running -> canceled at once; running -> canceling, the runner finishes it."""
-        doc = self._get(execution_id)
-        waiting = (models.REQUESTED, models.SCHEDULED, models.DELAYED)
-        if doc["status"] in waiting:
-            done = self.executions.transition(doc["id"], models.CANCELED, waiting)
-            if done is not None:
-                respond(resp, self._public(req, done))
-                return
-            doc = self._get(execution_id)
-        if doc["status"] in (models.RUNNING, models.PAUSING, models.PAUSED, models.RESUMING):
-            updated = self.executions.transition(
-                doc["id"], models.CANCELING, (models.RUNNING, models.PAUSING, models.PAUSED, models.RESUMING)
-            )
-            self.ctx.bus.send_control({"action": "cancel", "execution_id": doc["id"]})
-            respond(resp, self._public(req, updated or self._get(execution_id)))
+        """Cancel (see Executions.cancel); a completed execution gets StackStorm's 200 with a faultstring."""
+        doc = self.executions.cancel(self._get(execution_id)["id"]) or self._get(execution_id)
+        if doc["status"] in (models.CANCELED, models.CANCELING):
+            respond(resp, self._public(req, doc))
             return
         respond(resp, {"faultstring": f"Action cannot be canceled. State = {doc['status']}."})
 

@@ -1,0 +1,1 @@
+"""StackStorm's inquirer runner (core.ask)."""
