@@ -16,13 +16,14 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
 
-from bench_e2e import Appliance, Deadline  # noqa: E402
+from bench_e2e import Appliance, Deadline, _terminate  # noqa: E402
 
 ITEMS_TARGET = 200.0
 OVERHEAD_TARGET_MS = 10.0
@@ -99,6 +100,7 @@ def main() -> int:
     parser.add_argument("--budget", type=float, default=300.0)
     args = parser.parse_args()
     sizes = [int(size) for size in args.sizes.split(",")]
+    signal.signal(signal.SIGTERM, _terminate)  # an overrun's SIGTERM unwinds to the finally: the appliance stops
     deadline = Deadline(args.budget)
     appliance = Appliance("workflows")
     write_pack(appliance.packs)
