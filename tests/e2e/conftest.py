@@ -61,3 +61,10 @@ def fresh_appliance() -> Iterator[Callable[..., Appliance]]:
     yield factory
     for stack in reversed(made):
         stack.close()
+
+
+@pytest.fixture
+def wftest(appliance: Appliance) -> Appliance:
+    """The workflow test pack (tests/fixtures/packs/wftest) registered on the shared appliance."""
+    appliance.add_fixture_pack("wftest")
+    return appliance

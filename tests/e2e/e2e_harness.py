@@ -245,6 +245,17 @@ class Appliance:
         assert "Traceback" not in done.stderr, done.stderr
         return done, parse_json_output(done.stdout)
 
+    def add_fixture_pack(self, name: str) -> None:
+        """A pack of tests/fixtures/packs copied into this appliance and registered with the CLI (once)."""
+        target = os.path.join(self.packs, name)
+        if not os.path.isdir(target):
+            shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "packs", name), target)
+            ok(self.st2("pack", "register", name))
+
+    def run_completed(self, *args: str, timeout: float = 120.0) -> dict:
+        """`st2 run -a ...`, then the execution once it has completed."""
+        return self.wait_status(self.st2_async(*args), timeout=timeout)
+
     def st2_async(self, *args: str) -> str:
         """`st2 run -a ...`: the id of the execution it created."""
         done = self.st2("run", "-a", *args)

@@ -4,29 +4,19 @@ render, and a cancel of a running chain; `st2 execution get` lists the nodes by 
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
 
 import pytest
-from e2e_harness import ROOT, Appliance, ok, wait_until
+from e2e_harness import Appliance, ok, wait_until
 
 pytestmark = pytest.mark.e2e
 
 
 @pytest.fixture
 def chaintest(appliance: Appliance) -> Appliance:
-    """The action-chain test pack registered on the shared appliance."""
-    target = os.path.join(appliance.packs, "chaintest")
-    if not os.path.isdir(target):
-        shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "packs", "chaintest"), target)
-        ok(appliance.st2("pack", "register", "chaintest"))
+    """The chaintest fixture pack registered on the shared appliance."""
+    appliance.add_fixture_pack("chaintest")
     return appliance
-
-
-def run(appliance: Appliance, *args: str) -> dict:
-    """`st2 run -a`, then the execution once it has completed."""
-    return appliance.wait_status(appliance.st2_async(*args), timeout=120)
 
 
 def nodes(appliance: Appliance, execution_id: str) -> list[tuple[str, str, str]]:
@@ -37,7 +27,7 @@ def nodes(appliance: Appliance, execution_id: str) -> list[tuple[str, str, str]]
 
 
 def test_a_chain_runs_each_node_as_a_child_and_publishes_along_the_way(chaintest: Appliance):
-    execution = run(chaintest, "chaintest.greet", "who=ada")
+    execution = chaintest.run_completed("chaintest.greet", "who=ada")
     assert execution["status"] == "succeeded", execution
     assert execution["result"]["published"] == {"said": "hello ada", "loud": "HELLO ADA from chaintest"}
     assert nodes(chaintest, execution["id"]) == [("say", "core.echo", "succeeded"),
@@ -57,12 +47,12 @@ def test_st2_run_waits_for_the_chain_and_prints_its_nodes(chaintest: Appliance):
 
 
 def test_a_failure_takes_on_failure_and_the_last_node_decides_the_status(chaintest: Appliance):
-    handled = run(chaintest, "chaintest.recover")
+    handled = chaintest.run_completed("chaintest.recover")
     assert handled["status"] == "succeeded", handled
     assert nodes(chaintest, handled["id"]) == [("attempt", "core.local", "failed"),
                                                ("cleanup", "core.echo", "succeeded")]
     assert handled["result"]["published"] == {"cleaned": "cleaning after exit code 3"}
-    fine = run(chaintest, "chaintest.recover", "fail=false")
+    fine = chaintest.run_completed("chaintest.recover", "fail=false")
     assert fine["status"] == "succeeded"
     assert nodes(chaintest, fine["id"]) == [("attempt", "core.local", "succeeded"), ("done", "core.noop", "succeeded")]
 
@@ -81,7 +71,7 @@ def test_a_failure_with_nowhere_to_go_fails_the_chain(chaintest: Appliance):
 
 
 def test_a_template_that_does_not_render_fails_the_chain_before_any_node_runs(chaintest: Appliance):
-    execution = run(chaintest, "chaintest.badtemplate")
+    execution = chaintest.run_completed("chaintest.badtemplate")
     assert execution["status"] == "failed"
     assert execution["result"]["error"] == (
         'Failed to run task "first". Parameter rendering failed: failed rendering value for action parameter '

@@ -8,7 +8,6 @@ import json
 
 import pytest
 from e2e_harness import Appliance, ok, refused, wait_until
-from test_workflows_cli import wftest  # noqa: F401  (the fixture: the workflow test pack registered)
 
 pytestmark = pytest.mark.e2e
 
@@ -24,7 +23,7 @@ def inquiry_of(appliance: Appliance, execution_id: str) -> dict:
     return found[0]
 
 
-def test_a_workflow_waits_for_its_inquiry_and_goes_on_with_the_response(wftest: Appliance):  # noqa: F811
+def test_a_workflow_waits_for_its_inquiry_and_goes_on_with_the_response(wftest: Appliance):
     execution_id = wftest.st2_async("wftest.approve")
     inquiry = inquiry_of(wftest, execution_id)
     wftest.wait_status(execution_id, ("paused",), timeout=60)

@@ -8,12 +8,11 @@ The test has its own appliance (it kills part of it) on a vhost of its own.
 from __future__ import annotations
 
 import os
-import shutil
 import signal
 from collections import Counter
 
 import pytest
-from e2e_harness import ROOT, Appliance, children_running, ok, wait_until
+from e2e_harness import Appliance, children_running, wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.rabbitmq]
 
@@ -23,8 +22,7 @@ COUNT = 30
 
 def test_rabbitmq_workflowengine_killed_mid_run_loses_and_repeats_no_task(rabbitmq, fresh_appliance):
     app: Appliance = fresh_appliance("rabbitmq-workflow-kill9", rabbitmq.new_vhost())
-    shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "packs", "wftest"), os.path.join(app.packs, "wftest"))
-    ok(app.st2("pack", "register", "wftest"))
+    app.add_fixture_pack("wftest")
     supervisor = app.supervisor_pid()
     engines = children_running(supervisor, ENGINE_MODULE)
     assert len(engines) == 1, f"expected one {ENGINE_MODULE} child of {supervisor}, found {engines}"

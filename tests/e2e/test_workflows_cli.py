@@ -5,27 +5,11 @@ workflow refused at inspection."""
 from __future__ import annotations
 
 import os
-import shutil
 
 import pytest
-from e2e_harness import ROOT, Appliance, ok, wait_until
+from e2e_harness import Appliance, ok, wait_until
 
 pytestmark = pytest.mark.e2e
-
-
-@pytest.fixture
-def wftest(appliance: Appliance) -> Appliance:
-    """The workflow test pack registered on the shared appliance."""
-    target = os.path.join(appliance.packs, "wftest")
-    if not os.path.isdir(target):
-        shutil.copytree(os.path.join(ROOT, "tests", "fixtures", "packs", "wftest"), target)
-        ok(appliance.st2("pack", "register", "wftest"))
-    return appliance
-
-
-def run(appliance: Appliance, *args: str) -> dict:
-    """`st2 run -a`, then the execution once it has completed."""
-    return appliance.wait_status(appliance.st2_async(*args), timeout=120)
 
 
 def tasks(appliance: Appliance, execution: dict) -> list[tuple[str, str, str]]:
@@ -36,7 +20,7 @@ def tasks(appliance: Appliance, execution: dict) -> list[tuple[str, str, str]]:
 
 
 def test_a_sequence_runs_each_task_as_a_child_and_outputs_what_they_published(wftest: Appliance):
-    execution = run(wftest, "wftest.sequence", "who=ada")
+    execution = wftest.run_completed("wftest.sequence", "who=ada")
     assert execution["status"] == "succeeded", execution
     assert execution["result"] == {"output": {"greeting": "hello ada", "loud": "HELLO ADA"}}
     assert tasks(wftest, execution) == [("greet", "core.echo", "succeeded"), ("shout", "core.local", "succeeded")]
@@ -45,24 +29,24 @@ def test_a_sequence_runs_each_task_as_a_child_and_outputs_what_they_published(wf
 
 
 def test_with_items_runs_one_child_per_item_and_gathers_their_results_in_order(wftest: Appliance):
-    execution = run(wftest, "wftest.items", 'names=["n1","n2","n3","n4","n5"]')
+    execution = wftest.run_completed("wftest.items", 'names=["n1","n2","n3","n4","n5"]')
     assert execution["status"] == "succeeded", execution
     assert execution["result"]["output"]["said"] == ["n1", "n2", "n3", "n4", "n5"]
     assert sorted(child[0] for child in tasks(wftest, execution)) == ["each"] * 5
 
 
 def test_a_failure_fails_the_workflow_with_its_error_unless_noop_handles_it(wftest: Appliance):
-    failed = run(wftest, "wftest.failing")
+    failed = wftest.run_completed("wftest.failing")
     assert failed["status"] == "failed"
     assert failed["result"]["output"] == {"why": "boom"}
     (error,) = failed["result"]["errors"]
     assert error["task_id"] == "explode" and error["message"] == "Execution failed. See result for details."
-    handled = run(wftest, "wftest.failing", "handled=true")
+    handled = wftest.run_completed("wftest.failing", "handled=true")
     assert handled["status"] == "succeeded" and handled["result"]["output"] == {"why": "boom"}
 
 
 def test_a_subworkflow_is_a_task_whose_children_are_listed_under_it(wftest: Appliance):
-    execution = run(wftest, "wftest.nested", "who=bob")
+    execution = wftest.run_completed("wftest.nested", "who=bob")
     assert execution["status"] == "succeeded", execution
     assert execution["result"]["output"] == {"inner": {"greeting": "hello bob", "loud": "HELLO BOB"}}
     assert [task[0] for task in tasks(wftest, execution)] == ["inner", "greet", "shout"]
@@ -74,7 +58,7 @@ def test_a_workflow_with_errors_is_refused_before_it_starts(wftest: Appliance, t
     try:
         with open(bad, "w") as handle:
             handle.write(original.replace("do: shout", "do: nowhere"))
-        execution = run(wftest, "wftest.sequence")
+        execution = wftest.run_completed("wftest.sequence")
     finally:
         with open(bad, "w") as handle:
             handle.write(original)
