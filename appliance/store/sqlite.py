@@ -372,6 +372,7 @@ class SQLiteStore(Store):
         self._writing: Optional[sqlite3.Connection] = None
         self._closed = False
         self.pool = Pool(self._connect, self.POOL_SIZE, self.POOL_IDLE - 1, self.WAIT_SECONDS)
+        self._connect().close()  # a new file becomes WAL here, before threads race for the mode switch
 
     @classmethod
     def from_url(cls, url: str, config: Config) -> SQLiteStore:
