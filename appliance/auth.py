@@ -31,6 +31,14 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha512((_KEY_SALT + key).encode("utf-8")).hexdigest()
 
 
+def random_password() -> str:
+    """24 URL-safe characters that never start with "-", which `st2 login -p` would read as an option."""
+    while True:
+        password = secrets.token_urlsafe(18)
+        if password[0] != "-":
+            return password
+
+
 class Htpasswd:
     """The flat_file backend: an Apache htpasswd file (bcrypt, apr1, sha1 ... as passlib reads)."""
 
@@ -55,7 +63,7 @@ class Htpasswd:
         """On a first start, create st2admin with a random password and return it (else None)."""
         if os.path.exists(self.path) and HtpasswdFile(self.path).users():
             return None
-        password = secrets.token_urlsafe(18)
+        password = random_password()
         self.set_password(ADMIN_USER, password)
         return password
 

@@ -7,7 +7,7 @@ import stat
 
 import pytest
 
-from appliance.auth import ADMIN_USER, AuthError, Credentials, Htpasswd, hash_api_key
+from appliance.auth import ADMIN_USER, AuthError, Credentials, Htpasswd, hash_api_key, random_password
 from appliance.store.sqlite import SQLiteStore
 
 
@@ -54,3 +54,9 @@ def test_api_key_stored_only_as_stackstorm_hash(credentials):
     credentials.api_keys.update(doc["id"], set_fields={"enabled": False})
     with pytest.raises(AuthError, match="disabled"):
         credentials.check_api_key(key)
+
+
+def test_a_generated_admin_password_never_starts_with_a_dash():
+    # `st2 login st2admin -p -xyz` reads -xyz as an option: one password in 64 would be unusable so
+    passwords = [random_password() for _ in range(2000)]
+    assert not [p for p in passwords if p.startswith("-")] and len(set(passwords)) == 2000
