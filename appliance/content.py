@@ -25,9 +25,6 @@ from appliance.models import (
     ValidationError,
     ref_of,
 )
-from appliance.models import sensor_type as sensor_type_model
-from appliance.models import trigger_type as trigger_type_model
-from appliance.models.action import identify
 from appliance.models.schema import shown
 from appliance.models.trigger import shadow_of
 from appliance.rules.definitions import RuleDefinitions
@@ -86,7 +83,7 @@ def _pack_metadata(pack: str, pack_dir: str, path: str) -> dict:
 
 def build_action(body: dict, runner_types: Collection, existing: Optional[dict] = None) -> dict:
     """An action document from a metadata file or an API body, its runner type checked."""
-    action = identify(ACTIONS.build(body, existing))
+    action = ACTIONS.identify(ACTIONS.build(body, existing))
     if runner_types.find_one({"name": action["runner_type"]}) is None:
         raise ValidationError(f'RunnerType "{action["runner_type"]}" is not found.', "runner_type")
     return action
@@ -174,7 +171,7 @@ class Registrar:
     def register_trigger_type(self, body: dict) -> dict:
         """Upsert a trigger type and, when it takes no parameters, its shadow trigger. The system table,
         pack triggers/*.yaml and (with sensors) each sensor's trigger_types come through here."""
-        trigger_type = trigger_type_model.identify(TRIGGER_TYPES.build(body))
+        trigger_type = TRIGGER_TYPES.identify(TRIGGER_TYPES.build(body))
         trigger_type = upsert(self.trigger_types, "ref", trigger_type)
         save_shadow_trigger(self.triggers, trigger_type)
         return trigger_type
@@ -206,7 +203,7 @@ class Registrar:
             sensor = SENSOR_TYPES.build(body)
             refs = [self.register_trigger_type({**item, "pack": pack, "metadata_file": body["metadata_file"]})["ref"]
                     for item in declared]
-            sensor = sensor_type_model.identify({**sensor, "trigger_types": refs})
+            sensor = SENSOR_TYPES.identify({**sensor, "trigger_types": refs})
         except ValidationError as exc:
             raise ContentError(f"{path}: {exc}") from None
         return upsert(self.sensor_types, "ref", sensor)

@@ -5,7 +5,7 @@ in ENTITIES, one resource class and one route line.
 
 from __future__ import annotations
 
-from appliance.models.action import ACTIONS, ref_of
+from appliance.models.action import ACTIONS
 from appliance.models.api_key import API_KEYS
 from appliance.models.common import format_time, new_id, now, parse_time
 from appliance.models.execution import (
@@ -32,6 +32,7 @@ from appliance.models.execution import (
 )
 from appliance.models.key_value_pair import KEY_VALUE_PAIR_REQUEST, KEY_VALUE_PAIRS
 from appliance.models.lease import LEASES
+from appliance.models.names import ref_of
 from appliance.models.pack import PACKS
 from appliance.models.revision import REVISIONS
 from appliance.models.rule import RULE_ENFORCEMENTS, RULES

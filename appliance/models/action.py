@@ -6,11 +6,6 @@ from appliance.models.names import check_pack_ref, check_relative_path, check_re
 from appliance.models.parameter_specs import check_specs
 from appliance.models.schema import Entity, Field
 
-
-def ref_of(pack: str, name: str) -> str:
-    return f"{pack}.{name}"
-
-
 ACTIONS = Entity(
     name="action",
     collection="actions",
@@ -36,7 +31,3 @@ ACTIONS = Entity(
     unique=("ref",),
 )
 
-
-def identify(action: dict) -> dict:
-    """The action with its ref and uid, which follow from pack and name."""
-    return {**action, "ref": ref_of(action["pack"], action["name"]), "uid": ACTIONS.uid(action)}

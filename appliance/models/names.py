@@ -11,6 +11,11 @@ PACK_REF = re.compile(r"^[a-z0-9_]+$")
 RESOURCE_NAME = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]*$")
 
 
+def ref_of(pack: str, name: str) -> str:
+    """A pack resource's ref: `<pack>.<name>`."""
+    return f"{pack}.{name}"
+
+
 def check_pack_ref(value: str) -> None:
     if not PACK_REF.match(value):
         raise ValueError(f'"{value}" is not a valid pack ref: only lowercase letters, digits and "_" '

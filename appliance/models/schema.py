@@ -11,6 +11,8 @@ import copy
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional, Union
 
+from appliance.models.names import ref_of
+
 SECRET_MASK = "********"
 MISSING: Any = object()
 
@@ -139,6 +141,11 @@ class Entity(Schema):
 
     def uid(self, doc: dict) -> str:
         return ":".join([self.uid_prefix, *(str(doc[name]) for name in self.uid_fields)])
+
+    def identify(self, doc: dict) -> dict:
+        """A pack resource (action, trigger type, sensor, rule ...) with its ref and uid, which follow from
+        its pack and name."""
+        return {**doc, "ref": ref_of(doc["pack"], doc["name"]), "uid": self.uid(doc)}
 
     def public(self, doc: dict, show_secrets: bool = False) -> dict:
         out = super().public(doc, show_secrets)

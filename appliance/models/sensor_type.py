@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from appliance.models.action import ref_of
 from appliance.models.names import check_pack_ref, check_relative_path
 from appliance.models.schema import Entity, Field
 
@@ -53,8 +52,3 @@ SENSOR_TYPES = Entity(
     unique=("ref",),
 )
 
-
-def identify(sensor_type: dict) -> dict:
-    """The sensor type with its ref and uid, which follow from pack and name."""
-    return {**sensor_type, "ref": ref_of(sensor_type["pack"], sensor_type["name"]),
-            "uid": SENSOR_TYPES.uid(sensor_type)}

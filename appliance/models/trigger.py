@@ -12,7 +12,6 @@ import hashlib
 import json
 from typing import Optional
 
-from appliance.models.action import ref_of
 from appliance.models.names import check_pack_ref, check_resource_name
 from appliance.models.schema import Entity, Field
 
@@ -41,7 +40,8 @@ def identify(trigger: dict) -> dict:
     (two triggers of one type differ by their parameters)."""
     parameters = json.dumps(trigger.get("parameters") or {}, sort_keys=True)
     digest = hashlib.md5(parameters.encode(), usedforsecurity=False).hexdigest()
-    return {**trigger, "ref": ref_of(trigger["pack"], trigger["name"]), "uid": f"{TRIGGERS.uid(trigger)}:{digest}"}
+    identified = TRIGGERS.identify(trigger)
+    return {**identified, "uid": f"{identified['uid']}:{digest}"}
 
 
 def shadow_of(trigger_type: dict) -> Optional[dict]:

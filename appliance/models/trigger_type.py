@@ -12,7 +12,6 @@ from typing import Any, Iterator
 
 import jsonschema
 
-from appliance.models.action import ref_of
 from appliance.models.names import check_pack_ref, check_relative_path, check_resource_name
 from appliance.models.schema import Entity, Field, ValidationError, shown
 
@@ -92,8 +91,3 @@ TRIGGER_TYPES = Entity(
     unique=("ref",),
 )
 
-
-def identify(trigger_type: dict) -> dict:
-    """The trigger type with its ref and uid, which follow from pack and name."""
-    return {**trigger_type, "ref": ref_of(trigger_type["pack"], trigger_type["name"]),
-            "uid": TRIGGER_TYPES.uid(trigger_type)}

@@ -116,9 +116,7 @@ class RuleDefinitions:
         self._check_action(doc["action"]["ref"])
         trigger, new_trigger = self._trigger(trigger_type, parameters)
         rule = {
-            **doc,
-            "ref": ref_of(doc["pack"], doc["name"]),
-            "uid": RULES.uid(doc),
+            **RULES.identify(doc),
             "type": {"ref": doc["type"].get("ref", "standard"), "parameters": doc["type"].get("parameters", {})},
             "trigger": {"type": trigger_type["ref"], "parameters": parameters, "ref": trigger["ref"]},
             "action": {"ref": doc["action"]["ref"], "parameters": doc["action"].get("parameters", {})},

@@ -23,7 +23,6 @@ if ROOT not in sys.path:
     sys.path.append(ROOT)
 
 from appliance import config, models  # noqa: E402
-from appliance.models.action import identify  # noqa: E402
 from appliance.models.rule import RULES  # noqa: E402
 from appliance.models.trigger_instance import TRIGGER_INSTANCES  # noqa: E402
 from appliance.rules.engine import RulesEngine  # noqa: E402
@@ -51,8 +50,8 @@ def main() -> int:
                     "trigger": {"type": "bench.event", "parameters": {}, "ref": "bench.event"},
                     "criteria": {"trigger.n": {"type": "equals", "pattern": number}},
                     "action": {"ref": "core.noop", "parameters": {}}}
-            doc = identify(RULES.build(body))
-            rules.insert({"id": models.new_id(), **doc, "uid": RULES.uid(doc)})
+            doc = RULES.identify(RULES.build(body))
+            rules.insert({"id": models.new_id(), **doc})
         rng = random.Random(1)
         span = args.rules * 100  # 1% of the values are a rule's number
         ids = [ctx.triggers.dispatch("bench.event", {"n": rng.randrange(span)})["id"] for _ in range(args.instances)]

@@ -5,11 +5,10 @@ from __future__ import annotations
 import pytest
 
 from appliance.models import ACTIONS, API_KEYS, ENTITIES, EXECUTION_REQUEST, EXECUTIONS, TOKENS, ValidationError
-from appliance.models.action import identify
 
 
 def test_action_defaults_and_identity():
-    action = identify(ACTIONS.build({"name": "hello", "runner_type": "local-shell-cmd", "id": "x", "uid": "y"}))
+    action = ACTIONS.identify(ACTIONS.build({"name": "hello", "runner_type": "local-shell-cmd", "id": "x", "uid": "y"}))
     assert action == {"name": "hello", "runner_type": "local-shell-cmd", "pack": "default", "description": "",
                       "enabled": True, "entry_point": "", "parameters": {}, "output_schema": {}, "tags": [],
                       "notify": {}, "metadata_file": "", "ref": "default.hello", "uid": "action:default:hello"}

@@ -20,7 +20,6 @@ from appliance.models import (
     new_id,
 )
 from appliance.models import trigger as trigger_model
-from appliance.models import trigger_type as trigger_type_model
 from appliance.rules.definitions import check_trigger_parameters
 from appliance.services.context import Context
 from appliance.triggers import SYSTEM_PACK
@@ -58,7 +57,7 @@ class TriggerTypes(_Base):
 
     def on_post(self, req: falcon.Request, resp: falcon.Response) -> None:
         """Create a trigger type, and its shadow trigger when it takes no parameters."""
-        doc = trigger_type_model.identify(TRIGGER_TYPES.build(json_object(req)))
+        doc = TRIGGER_TYPES.identify(TRIGGER_TYPES.build(json_object(req)))
         doc = self.types.insert({"id": new_id(), **doc})
         save_shadow_trigger(self.triggers, doc)
         respond(resp, TRIGGER_TYPES.public(doc), 201)
@@ -70,7 +69,7 @@ class TriggerType(_Base):
 
     def on_put(self, req: falcon.Request, resp: falcon.Response, ref_or_id: str) -> None:
         existing = _editable(lookup(self.types, "ref", ref_or_id))
-        doc = trigger_type_model.identify(TRIGGER_TYPES.build(json_object(req), existing))
+        doc = TRIGGER_TYPES.identify(TRIGGER_TYPES.build(json_object(req), existing))
         doc = self.types.replace({**doc, "id": existing["id"]})
         save_shadow_trigger(self.triggers, doc)
         respond(resp, TRIGGER_TYPES.public(doc))

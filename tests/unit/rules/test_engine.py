@@ -8,7 +8,6 @@ import os
 import pytest
 
 from appliance import models
-from appliance.models.action import identify
 from appliance.models.rule import RULE_ENFORCEMENTS, RULES
 from appliance.models.trigger_instance import TRIGGER_INSTANCES
 from appliance.rules.engine import RulesEngine
@@ -27,8 +26,8 @@ def ctx(make_ctx):
 def _rule(ctx, name: str, criteria: dict, action: dict, **extra) -> dict:
     body = {"name": name, "pack": "default", "enabled": True, "criteria": criteria, "action": action,
             "trigger": {"type": KV_CREATE, "parameters": {}, "ref": KV_CREATE}, **extra}
-    doc = identify(RULES.build(body))
-    return ctx.store.collection(RULES).insert({"id": models.new_id(), **doc, "uid": RULES.uid(doc)})
+    doc = RULES.identify(RULES.build(body))
+    return ctx.store.collection(RULES).insert({"id": models.new_id(), **doc})
 
 
 def _engine(ctx) -> RulesEngine:
