@@ -12,7 +12,7 @@ from __future__ import annotations
 import collections
 import logging
 import threading
-from typing import Any, Optional
+from typing import Any, Callable, Optional
 
 from appliance import models
 from appliance.action_requests import RequestError
@@ -130,30 +130,17 @@ class WorkflowEngine:
             return
         task_id, route, item_id = orquesta["task_id"], orquesta["task_route"], orquesta.get("item_id")
         run = _run_of(orquesta)
-        with self._lock(workflow_id):
-            for _ in range(ATTEMPTS):
-                doc = self.workflows.get(workflow_id)
-                if doc is None or doc["status"] in COMPLETED:
-                    return
-                conductor = self._conductor(doc)
-                if not conductor.awaits(task_id, route, run, item_id):
-                    return  # applied already, or a report of an earlier run
-                done = child["status"] in COMPLETED
-                try:
-                    # An answered inquiry resumes its workflow first, as StackStorm orders them: a workflow still
-                    # paused when its task completes would not act on the completion (a time-out would not fail it).
-                    requests = conductor.resume() if done and _answers_inquiry(child, conductor) else []
-                    requests += conductor.update(task_id, route, child["status"], child.get("result"),
-                                                 item_id=item_id)
-                except ConductorError as exc:
-                    self._conductors.pop(workflow_id, None)  # its state may be half changed: rebuild it next time
-                    LOG.error("workflow %s: %s from child %s ignored: %s", workflow_id, child["status"],
-                              child["id"], exc)
-                    return
-                if self._commit(doc, conductor, requests) is not None:
-                    return
-            LOG.warning("workflow %s changed %d times under this engine: child %s left to the sweep",
-                        workflow_id, ATTEMPTS, child["id"])
+        done = child["status"] in COMPLETED
+
+        def apply(conductor: Conductor) -> Optional[list[ActionRequest]]:
+            if not conductor.awaits(task_id, route, run, item_id):
+                return None  # applied already, or a report of an earlier run
+            # An answered inquiry resumes its workflow first, as StackStorm orders them: a workflow still paused
+            # when its task completes would not act on the completion (a time-out would not fail it).
+            requests = conductor.resume() if done and _answers_inquiry(child, conductor) else []
+            return requests + conductor.update(task_id, route, child["status"], child.get("result"), item_id=item_id)
+
+        self._advance(workflow_id, apply, f"{child['status']} from child {child['id']}", logging.ERROR)
 
     def on_request(self, execution: dict) -> None:
         """A workflow's action execution was asked to pause, resume or cancel (the API set pausing, resuming
@@ -162,21 +149,36 @@ class WorkflowEngine:
         change = REQUESTS.get(execution.get("status", ""))
         if not workflow_id or change is None or (execution.get("runner") or {}).get("name") != "orquesta":
             return
+        updated = self._advance(workflow_id, lambda conductor: getattr(conductor, change)() or [], change,
+                                logging.INFO)
+        if updated is not None:
+            self._pass_on(updated, change)
+
+    def _advance(self, workflow_id: str, step: Callable[[Conductor], Optional[list[ActionRequest]]], what: str,
+                 refused_level: int) -> Optional[dict]:
+        """Apply `step` to the workflow's conductor and store the outcome, reading the workflow again while
+        another engine writes first. `step` returns the actions to request, or None when there is nothing to
+        do; a change the workflow's state refuses is logged at `refused_level`. The stored workflow, or None."""
         with self._lock(workflow_id):
             for _ in range(ATTEMPTS):
                 doc = self.workflows.get(workflow_id)
                 if doc is None or doc["status"] in COMPLETED:
-                    return
+                    return None
                 conductor = self._conductor(doc)
                 try:
-                    requests = getattr(conductor, change)() or []
+                    requests = step(conductor)
                 except ConductorError as exc:
-                    LOG.info("workflow %s: %s refused: %s", workflow_id, change, exc)
-                    return
+                    self._conductors.pop(workflow_id, None)  # its state may be half changed: rebuild it next time
+                    LOG.log(refused_level, "workflow %s: %s refused: %s", workflow_id, what, exc)
+                    return None
+                if requests is None:
+                    return None
                 updated = self._commit(doc, conductor, requests)
                 if updated is not None:
-                    self._pass_on(updated, change)
-                    return
+                    return updated
+            LOG.warning("workflow %s changed %d times under this engine: %s left to the sweep", workflow_id,
+                        ATTEMPTS, what)
+        return None
 
     def _pass_on(self, doc: dict, change: str) -> None:
         """Cancel children not yet running and ask running subworkflows to cancel; pause and resume reach the
@@ -249,9 +251,10 @@ class WorkflowEngine:
         """Create each wanted child under its chosen id (one that exists already is skipped), then clear the
         list. A child that cannot even be requested fails its task."""
         refused = []
+        parent = (self.ctx.executions.get(doc["action_execution"]) or {}).get("context") or {}
         for child in doc["to_create"]:
             try:
-                self._request_child(doc, child)
+                self._request_child(doc, parent, child)
             except Conflict:
                 continue
             except RequestError as exc:
@@ -270,9 +273,8 @@ class WorkflowEngine:
         conductor.fail(error, child["task_id"], child["route"])
         return self._commit(doc, conductor, [])
 
-    def _request_child(self, doc: dict, child: dict) -> dict:
-        parent = self.ctx.executions.get(doc["action_execution"]) or {}
-        parent_context = parent.get("context") or {}
+    def _request_child(self, doc: dict, parent_context: dict, child: dict) -> dict:
+        """Request one child under its chosen id; one created already raises Conflict from the store."""
         user = parent_context.get("user")
         orquesta = {"workflow_execution_id": doc["id"], "task_execution_id": f"{doc['id']}.{child['task_id']}"
                     f"__r{child['route']}.{child['run']}", "task_name": child["task_id"], "task_id": child["task_id"],
@@ -282,8 +284,6 @@ class WorkflowEngine:
         context = {"parent": {"execution_id": doc["action_execution"], "user": user,
                               "pack": parent_context.get("pack")},
                    "orquesta": orquesta}
-        if self.ctx.executions.get(child["execution_id"]) is not None:
-            raise Conflict(child["execution_id"])
         delay_ms = int(child["delay"] * 1000) if child.get("delay") else None
         parameters = child["input"] if isinstance(child["input"], dict) else {}
         return self.ctx.action_requests.request(child["action"], parameters, context, user, delay_ms=delay_ms,
