@@ -18,7 +18,7 @@ import os
 import threading
 import time
 from dataclasses import dataclass, field
-from typing import Optional
+from typing import Iterable, Optional
 
 from appliance.coordination import leader_lock
 from appliance.models import PACKS, SENSOR_TYPES, TRIGGERS
@@ -52,6 +52,11 @@ class Sensor:
     token: str = field(default="", repr=False)
 
 
+def _of_types(doc: dict, by_type: dict[str, list[dict]]) -> list[dict]:
+    """The triggers of the sensor's trigger types."""
+    return [trigger for ref in doc.get("trigger_types") or () for trigger in by_type.get(ref, [])]
+
+
 def _definition(doc: dict) -> tuple:
     """What makes a running sensor stale when it changes."""
     return (doc.get("entry_point"), doc.get("poll_interval"), tuple(doc.get("trigger_types") or ()),
@@ -80,20 +85,22 @@ class SensorContainerService(Service):
             doc = wanted.get(ref)
             if doc is None or _definition(doc) != _definition(known.doc):
                 self._end(self.sensors.pop(ref), "disabled or deleted" if doc is None else "changed")
+        triggers = self._triggers_by_type(wanted.values())
         for ref, doc in wanted.items():
             sensor = self.sensors.setdefault(ref, Sensor(doc))
             sensor.doc = doc
-            self._supervise(sensor)
+            self._supervise(sensor, _of_types(doc, triggers))
 
-    def _supervise(self, sensor: Sensor) -> None:
+    def _supervise(self, sensor: Sensor, triggers: list[dict]) -> None:
+        """`triggers`: those of the sensor's trigger types, as the API shows them."""
         if sensor.process is not None:
             code = sensor.process.exit_code()
             if code is None:
-                self._sync_triggers(sensor)
+                self._sync_triggers(sensor, triggers)
                 return
             self._exited(sensor, code)
         if not sensor.done and time.monotonic() >= sensor.start_after:
-            self._start(sensor)
+            self._start(sensor, triggers)
 
     def _exited(self, sensor: Sensor, code: int) -> None:
         """Restart after an error, with a pause; not after a clean end."""
@@ -130,7 +137,7 @@ class SensorContainerService(Service):
             raise CannotStart(f"its file {file_path} does not exist")
         return pack_path, file_path
 
-    def _start(self, sensor: Sensor) -> None:
+    def _start(self, sensor: Sensor, triggers: list[dict]) -> None:
         """Everything that can fail comes before the token is issued, so no failure leaves one alive."""
         doc = sensor.doc
         try:
@@ -143,7 +150,7 @@ class SensorContainerService(Service):
         request = {"pack": doc["pack"], "class_name": doc["name"], "file_path": file_path, "config": config,
                    "poll_interval": doc.get("poll_interval"), "api_url": self.ctx.config.api_url,
                    "log_level": logging.getLevelName(LOG.getEffectiveLevel()),
-                   "triggers": self._current_triggers(doc)}
+                   "triggers": triggers}
         token = self.ctx.credentials.issue_token(SENSOR_USER, self.ctx.config.get("auth", "service_token_ttl"),
                                                  {"service": self.name, "sensor_path": file_path,
                                                   "sensor_class": doc["name"]})["token"]
@@ -184,13 +191,17 @@ class SensorContainerService(Service):
         self._gone(sensor, sensor.process.exit_code())
 
     # -- triggers in and out ---------------------------------------------------------------------------
-    def _current_triggers(self, doc: dict) -> list[dict]:
-        types = list(doc.get("trigger_types") or [])
-        return [TRIGGERS.public(trigger) for trigger in self.triggers.find({"type": {"$in": types}})] if types else []
+    def _triggers_by_type(self, sensor_docs: Iterable[dict]) -> dict[str, list[dict]]:
+        """The triggers of every running sensor's trigger types, by type: one query a tick for all sensors."""
+        types = sorted({ref for doc in sensor_docs for ref in doc.get("trigger_types") or ()})
+        found: dict[str, list[dict]] = {}
+        for trigger in self.triggers.find({"type": {"$in": types}}) if types else []:
+            found.setdefault(trigger["type"], []).append(TRIGGERS.public(trigger))
+        return found
 
-    def _sync_triggers(self, sensor: Sensor) -> None:
+    def _sync_triggers(self, sensor: Sensor, triggers: list[dict]) -> None:
         """Tell a running sensor which of its triggers were created, changed or deleted."""
-        current = {trigger["id"]: trigger for trigger in self._current_triggers(sensor.doc)}
+        current = {trigger["id"]: trigger for trigger in triggers}
         told = sensor.process.triggers
         for trigger_id in set(told) - set(current):
             sensor.process.tell("remove", told[trigger_id])
