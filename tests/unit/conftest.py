@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from typing import Callable, Iterator
 
 import pytest
 
 from appliance import config
 from appliance.services.context import Context
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+FIXTURE_PACKS = os.path.join(ROOT, "tests", "fixtures", "packs")
 
 
 @pytest.fixture
@@ -33,4 +37,12 @@ def open_ctx(make_ctx) -> Context:
     registered: for the API resources' tests."""
     made = make_ctx("[auth]\nenable = false\n")
     made.registrar.register(types=("configs",))
+    return made
+
+
+@pytest.fixture
+def packs_ctx(make_ctx) -> Context:
+    """A Context with the shipped packs (packs/) and the test packs (tests/fixtures/packs) registered."""
+    made = make_ctx(f"[content]\nsystem_packs_base_path = {ROOT}/packs\npacks_base_paths = {FIXTURE_PACKS}\n")
+    made.registrar.register()
     return made

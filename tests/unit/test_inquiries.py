@@ -16,15 +16,13 @@ from appliance.models import TRIGGER_INSTANCES, WORKFLOW_EXECUTIONS
 from appliance.services.actionrunner import ActionRunnerService
 from appliance.workflows.engine import WorkflowEngine
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-PACKS = os.path.join(ROOT, "tests", "fixtures", "packs")
+WORKFLOWS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "fixtures", "packs", "wftest", "actions",
+                         "workflows")
 
 
 @pytest.fixture
-def ctx(make_ctx):
-    made = make_ctx(f"[content]\nsystem_packs_base_path = {ROOT}/packs\npacks_base_paths = {PACKS}\n")
-    made.registrar.register()
-    return made
+def ctx(packs_ctx):
+    return packs_ctx
 
 
 @pytest.fixture
@@ -161,7 +159,7 @@ def approval(ctx, ttl: int = 1440) -> tuple[WorkflowEngine, dict, dict]:
     engine = WorkflowEngine(ctx)
     execution = ctx.action_requests.request("wftest.approve", {"ttl": ttl}, {}, "stanley")
     execution = ctx.executions.transition(execution["id"], models.RUNNING, (models.REQUESTED,))
-    with open(os.path.join(PACKS, "wftest", "actions", "workflows", "approve.yaml")) as handle:
+    with open(os.path.join(WORKFLOWS, "approve.yaml")) as handle:
         assert engine.request(execution, handle.read(), {"ttl": ttl}) == []
     workflow = ctx.store.collection(WORKFLOW_EXECUTIONS).find_one({"action_execution": execution["id"]})
     engine.start(workflow["id"])

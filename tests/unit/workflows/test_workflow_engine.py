@@ -11,15 +11,13 @@ from appliance import models
 from appliance.models import WORKFLOW_EXECUTIONS
 from appliance.workflows.engine import WorkflowEngine
 
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__)))))
-WFTEST = os.path.join(ROOT, "tests", "fixtures", "packs")
+WORKFLOWS = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "fixtures", "packs", "wftest",
+                         "actions", "workflows")
 
 
 @pytest.fixture
-def ctx(make_ctx):
-    made = make_ctx(f"[content]\nsystem_packs_base_path = {ROOT}/packs\npacks_base_paths = {WFTEST}\n")
-    made.registrar.register()
-    return made
+def ctx(packs_ctx):
+    return packs_ctx
 
 
 @pytest.fixture
@@ -28,7 +26,7 @@ def engine(ctx):
 
 
 def definition(name: str) -> str:
-    with open(os.path.join(WFTEST, "wftest", "actions", "workflows", f"{name}.yaml")) as handle:
+    with open(os.path.join(WORKFLOWS, f"{name}.yaml")) as handle:
         return handle.read()
 
 
