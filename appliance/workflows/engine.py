@@ -59,7 +59,11 @@ class WorkflowEngine:
     # -- the orquesta runner's request ----------------------------------------------------------------
     def request(self, execution: dict, definition: str, inputs: dict) -> list[dict]:
         """Inspect the workflow; when it is sound, store it and ask an engine to start it. Returns the errors
-        (StackStorm's inspection entries), empty when the workflow was requested."""
+        (StackStorm's inspection entries), empty when the workflow was requested. An execution that re-runs
+        tasks of another one takes over that one's workflow instead."""
+        rerun = (execution.get("context") or {}).get("re-run") or {}
+        if rerun.get("tasks"):
+            return self.rerun(execution, rerun["ref"], rerun["tasks"], rerun.get("reset") or [])
         try:
             errors = inspect(definition, CONTEXT_NAMES)
             if not errors:
@@ -76,6 +80,32 @@ class WorkflowEngine:
         self.workflows.insert(doc)
         self.ctx.executions.coll.update(execution["id"], set_fields={"context.workflow_execution": doc["id"]})
         self.ctx.bus.request_workflow(doc["id"])
+        return []
+
+    def rerun(self, execution: dict, original_id: str, tasks: list, reset: list) -> list[dict]:
+        """Run the completed workflow of execution `original_id` again from `tasks`, now as `execution`'s (as
+        StackStorm reuses the workflow execution); `reset` with-items tasks run all their items again. Returns
+        the errors that refuse it, empty when the tasks are requested."""
+        original = self.ctx.executions.get(original_id) or {}
+        workflow_id = (original.get("context") or {}).get("workflow_execution")
+        with self._lock(workflow_id or ""):
+            doc = self.workflows.get(workflow_id) if workflow_id else None
+            if doc is None:
+                return [{"message": f'Unable to rerun workflow execution "{original_id}" because it does not '
+                                    "exist."}]
+            conductor = Conductor(self._spec(doc), doc["state"], self._host(doc))
+            try:
+                requests = conductor.rerun(tasks, tuple(reset))
+            except ConductorError as exc:
+                return [{"message": str(exc)}]
+            taken = {"action_execution": execution["id"], "context": execution.get("context") or {},
+                     "end_timestamp": None}
+            fresh = self._initial_context({**doc, **taken})
+            for ctx in conductor.state["contexts"]:  # ctx(st2) and ctx(parent) now name the new execution
+                ctx.update({key: value for key, value in fresh.items() if key in ctx})
+            self.ctx.executions.coll.update(execution["id"], set_fields={"context.workflow_execution": doc["id"]})
+            if self._commit(doc, conductor, requests, taken) is None:
+                return [{"message": f'Unable to rerun workflow execution "{original_id}": it changed meanwhile.'}]
         return []
 
     def content_errors(self, spec: WorkflowSpec) -> list[dict]:
@@ -221,12 +251,13 @@ class WorkflowEngine:
         return count
 
     # -- one write per transition -----------------------------------------------------------------------
-    def _commit(self, doc: dict, conductor: Conductor, requests: list[ActionRequest]) -> Optional[dict]:
-        """Write the new state and the children now wanted (with their ids); then create those children and
-        bring the action execution in line. None when another engine wrote first."""
+    def _commit(self, doc: dict, conductor: Conductor, requests: list[ActionRequest],
+                also: Optional[dict] = None) -> Optional[dict]:
+        """Write the new state, the children now wanted (with their ids) and `also`; then create those children
+        and bring the action execution in line. None when another engine wrote first."""
         wanted = [self._child(doc, conductor, request) for request in requests]
         fields: dict[str, Any] = {"state": conductor.state, "status": conductor.status, "rev": doc["rev"] + 1,
-                                  "to_create": doc["to_create"] + wanted, "updated_at": models.now()}
+                                  "to_create": doc["to_create"] + wanted, "updated_at": models.now(), **(also or {})}
         if conductor.status in COMPLETED:
             fields["end_timestamp"] = models.now()
         updated = self.workflows.update(doc["id"], set_fields=fields, expect={"rev": doc["rev"]})

@@ -1,10 +1,12 @@
 """Orquesta workflows with the real st2 CLI, on both wirings: a sequence publishing along the way, with-items
-with concurrency, a failure handled by noop and one failing the workflow with its errors, a subworkflow, and a
-workflow refused at inspection."""
+with concurrency, parallel branches meeting at a join (with a retried task and a datastore var), a failure
+handled by noop and one failing the workflow with its errors, a subworkflow, a workflow refused at inspection,
+pause/resume, cancel and a re-run from the failed task."""
 
 from __future__ import annotations
 
 import os
+import re
 
 import pytest
 from e2e_harness import Appliance, ok, wait_until
@@ -33,6 +35,18 @@ def test_with_items_runs_one_child_per_item_and_gathers_their_results_in_order(w
     assert execution["status"] == "succeeded", execution
     assert execution["result"]["output"]["said"] == ["n1", "n2", "n3", "n4", "n5"]
     assert sorted(child[0] for child in tasks(wftest, execution)) == ["each"] * 5
+
+
+def test_parallel_branches_meet_at_a_join_after_a_retry_with_a_datastore_var(wftest: Appliance, tmp_path):
+    ok(wftest.st2("key", "set", "wftest_site", "hpc1"))
+    execution = wftest.run_completed("wftest.fanout", f"marker={tmp_path / 'marker'}")
+    assert execution["status"] == "succeeded", execution
+    assert execution["result"] == {"output": {"both": "left at hpc1 + right"}}
+    ran = tasks(wftest, execution)
+    assert sorted(ran) == [("left", "core.echo", "succeeded"), ("meet", "core.echo", "succeeded"),
+                           ("right", "core.local", "failed"), ("right", "core.local", "succeeded"),
+                           ("split", "core.noop", "succeeded")]
+    assert ran[-1][0] == "meet"  # the join waited for both branches
 
 
 def test_a_failure_fails_the_workflow_with_its_error_unless_noop_handles_it(wftest: Appliance):
@@ -91,3 +105,17 @@ def test_cancel_lets_the_running_task_finish_and_starts_nothing_more(wftest: App
     done = wftest.wait_status(execution_id, timeout=60)
     assert done["status"] == "canceled" and done["result"] == {"output": {"after": "null"}}
     assert tasks(wftest, {"id": execution_id}) == [("nap", "core.local", "succeeded")]
+
+
+def test_a_failed_workflow_re_runs_from_its_failed_task_only(wftest: Appliance, tmp_path):
+    path = tmp_path / "content"
+    failed = wftest.run_completed("wftest.flaky", f"path={path}")
+    assert failed["status"] == "failed" and [t[2] for t in tasks(wftest, failed)] == ["succeeded", "failed"]
+    refused = wftest.st2("execution", "re-run", failed["id"], "--tasks", "nowhere")
+    assert refused.returncode == 1 and "one or more tasks is not found: nowhere" in refused.stdout, refused
+    path.write_text("ready\n")
+    out = ok(wftest.st2("execution", "re-run", failed["id"], "--tasks", "check", "-a"))
+    again = wftest.wait_status(re.search(r"st2 execution get ([0-9a-f]+)", out).group(1), timeout=60)
+    assert again["status"] == "succeeded" and again["result"] == {"output": {"content": "ready"}}
+    assert tasks(wftest, again) == [("check", "core.local", "succeeded")]  # prepare is not run again
+    assert wftest.execution(failed["id"])["status"] == "failed"

@@ -18,13 +18,22 @@ WORKFLOW_RUNNERS = ("orquesta", "action-chain")
 # StackStorm's request_pause / request_resume: st2workflowengine then pauses or resumes the workflow.
 PAUSE_RESUME = {models.PAUSING: ((models.PAUSING, models.PAUSED), (models.RUNNING,), "pause", "running"),
                 models.RESUMING: ((models.RESUMING, models.RUNNING), (models.PAUSED,), "resume", "paused")}
+
+
+def _task_names(names: list) -> None:
+    """Workflow task names (letters, digits, _), as the workflow language allows them."""
+    for name in names:
+        if not isinstance(name, str) or not name.isidentifier():
+            raise ValueError(f"{shown(name)} is not a task name")
+
+
 # POST /v1/executions/<id>/re_run: StackStorm's ActionExecutionReRunRequest.
 RERUN_REQUEST = Schema(
     name="re-run request",
     fields={
         "parameters": Field("object", default={}),
-        "tasks": Field("array", default=[]),
-        "reset": Field("array", default=[]),
+        "tasks": Field("array", default=[], check=_task_names),
+        "reset": Field("array", default=[], check=_task_names),
         "delay": Field(("integer", "null"), check=EXECUTION_REQUEST.fields["delay"].check),
     },
 )
@@ -167,12 +176,18 @@ class ExecutionReRun(_Base):
     def on_post(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:
         original = self._get(execution_id)
         body = RERUN_REQUEST.build(json_object(req))
-        if body.get("tasks") or body.get("reset"):
-            raise bad_request("Only orquesta workflows support re-running selected tasks.")
+        tasks, reset = body["tasks"], body["reset"]
+        if tasks or reset:
+            if (original.get("runner") or {}).get("name") != "orquesta":
+                raise bad_request("Only orquesta workflows support re-running selected tasks.")
+            if body["parameters"]:
+                raise bad_request("Parameters override is not supported when re-running task(s) for a workflow.")
+            if set(reset) - set(tasks):
+                raise bad_request("List of tasks to reset does not match the tasks to rerun.")
         parameters = {**(self.executions.reveal(original).get("parameters") or {}), **body["parameters"]}
         context = {k: v for k, v in (original.get("context") or {}).items()
-                   if k not in ("user", "pack", "re-run", "parent")}
-        context["re-run"] = {"ref": original["id"]}
+                   if k not in ("user", "pack", "re-run", "parent", "workflow_execution")}
+        context["re-run"] = {"ref": original["id"], **({"tasks": tasks, "reset": reset} if tasks else {})}
         doc = self.ctx.action_requests.request(original["action"]["ref"], parameters, context, req.context.user,
                                                body.get("delay"))
         respond(resp, self._public(req, doc), 201)

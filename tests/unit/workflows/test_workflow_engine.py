@@ -118,3 +118,60 @@ def test_the_sweep_starts_what_no_message_started_and_applies_lost_completions(c
     ctx.executions.transition(greet["id"], "succeeded", (models.REQUESTED,), {"result": {"stdout": "hello bob"}})
     engine.sweep(models.now())  # the completion's message was lost
     assert [c["action"]["ref"] for c in children(ctx, execution)] == ["core.echo", "core.local"]
+
+
+def rerun_request(ctx, original: dict, tasks: list, reset: list = ()) -> dict:
+    """The execution `st2 execution re-run <id> --tasks ...` creates (the API's context), running."""
+    context = {"re-run": {"ref": original["id"], "tasks": tasks, "reset": list(reset)}}
+    execution = ctx.action_requests.request(original["action"]["ref"], original["parameters"], context, "stanley")
+    return ctx.executions.transition(execution["id"], models.RUNNING, (models.REQUESTED,))
+
+
+def test_a_rerun_takes_over_the_failed_workflow_and_runs_only_the_named_tasks_again(ctx, engine):
+    execution, workflow = requested(ctx, engine, "sequence", who="cy")
+    engine.start(workflow["id"])
+    (greet,) = children(ctx, execution)
+    complete(ctx, engine, greet, "succeeded", {"stdout": "hello cy"})
+    shout = children(ctx, execution)[1]
+    complete(ctx, engine, shout, "failed", {"stdout": "", "stderr": "tr: broken", "return_code": 1})
+    assert ctx.executions.get(execution["id"])["status"] == "failed"
+
+    again = rerun_request(ctx, execution, ["shout"])
+    assert engine.request(again, definition("sequence"), {}) == []
+    (shout2,) = children(ctx, again)  # greet is not run again
+    assert shout2["context"]["orquesta"]["task_name"] == "shout" and shout2["id"] != shout["id"]
+    assert ctx.executions.get(again["id"])["context"]["workflow_execution"] == workflow["id"]
+    complete(ctx, engine, shout2, "succeeded", {"stdout": "HELLO CY"})
+    assert ctx.executions.get(again["id"])["status"] == "succeeded"
+    assert ctx.executions.get(again["id"])["result"] == {"output": {"greeting": "hello cy", "loud": "HELLO CY"}}
+    assert ctx.executions.get(execution["id"])["status"] == "failed"  # the original stays as it ended
+    stored = ctx.store.collection(WORKFLOW_EXECUTIONS).get(workflow["id"])
+    assert stored["status"] == "succeeded" and stored["action_execution"] == again["id"]
+
+
+def test_a_rerun_is_refused_for_an_unknown_task_or_a_workflow_still_running(ctx, engine):
+    execution, workflow = requested(ctx, engine, "sequence", who="cy")
+    engine.start(workflow["id"])
+    running = engine.request(rerun_request(ctx, execution, ["greet"]), definition("sequence"), {})
+    assert running == [{"message": "Unable to rerun workflow execution because it is not in a completed state."}]
+    (greet,) = children(ctx, execution)
+    complete(ctx, engine, greet, "failed", {"stdout": ""})
+    unknown = engine.request(rerun_request(ctx, execution, ["nope"]), definition("sequence"), {})
+    assert unknown == [{"message": "Unable to rerun workflow because one or more tasks is not found: nope"}]
+    assert ctx.store.collection(WORKFLOW_EXECUTIONS).get(workflow["id"])["action_execution"] == execution["id"]
+
+
+def test_a_rerun_of_with_items_without_reset_runs_only_the_failed_items(ctx, engine):
+    execution, workflow = requested(ctx, engine, "items", names=["a", "b", "c"])
+    engine.start(workflow["id"])
+    first = children(ctx, execution)
+    complete(ctx, engine, first[0], "succeeded", {"stdout": "a"})
+    complete(ctx, engine, first[1], "failed", {"stdout": "b"})
+    complete(ctx, engine, children(ctx, execution)[2], "succeeded", {"stdout": "c"})
+    assert ctx.executions.get(execution["id"])["status"] == "failed"
+    again = rerun_request(ctx, execution, ["each"])
+    assert engine.request(again, definition("items"), {}) == []
+    (b_again,) = children(ctx, again)
+    assert b_again["parameters"]["message"] == "b" and b_again["context"]["orquesta"]["item_id"] == 1
+    complete(ctx, engine, b_again, "succeeded", {"stdout": "b"})
+    assert ctx.executions.get(again["id"])["result"] == {"output": {"said": ["a", "b", "c"]}}
