@@ -33,8 +33,10 @@ class ActionRequests:
 
     def request(self, ref: str, parameters: dict, context: dict, user: Optional[str],
                 delay_ms: Optional[int] = None, execution_id: Optional[str] = None,
-                origin: Optional[dict] = None) -> dict:
-        """Check and create an execution of action `ref` (see Executions.create for the last two)."""
+                origin: Optional[dict] = None, notify: Optional[dict] = None, skip_notify: bool = False) -> dict:
+        """Check and create an execution of action `ref` (see Executions.create for execution_id and origin).
+        Its notify is the action's own, else `notify` (the request's, or what its workflow passes on); none
+        when `skip_notify` (a workflow task its workflow does not notify for), as StackStorm's create_request."""
         action = self.actions.find_one({"ref": ref})
         if action is None:
             raise RequestError(f'Action "{ref}" cannot be found.')
@@ -50,11 +52,13 @@ class ActionRequests:
         except ParameterError as exc:
             raise RequestError(str(exc)) from None
         context = {**context, "user": user, "pack": action["pack"]}
+        notify = None if skip_notify else (action.get("notify") or notify or None)
         try:
             render(runner_type, action, parameters, context, self.keys)
         except ParameterError as exc:
             failed = self.executions.create(action, runner_type, parameters, context, status=models.FAILED,
-                                            result={"error": str(exc)}, execution_id=execution_id, origin=origin)
+                                            result={"error": str(exc)}, execution_id=execution_id, origin=origin,
+                                            notify=notify)
             raise RequestError(str(exc), failed) from None
         return self.executions.create(action, runner_type, parameters, context, delay_ms=delay_ms,
-                                      execution_id=execution_id, origin=origin)
+                                      execution_id=execution_id, origin=origin, notify=notify)

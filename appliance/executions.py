@@ -89,10 +89,12 @@ class Executions:
         delay_ms: Optional[int] = None,
         execution_id: Optional[str] = None,
         origin: Optional[dict] = None,
+        notify: Optional[dict] = None,
     ) -> dict:
         """Store a new execution, announce it and, if it is requested, ask for it to be scheduled.
         `execution_id` is given when the caller recorded it first (a rule enforcement); `origin` adds
-        what started it (StackStorm's rule, trigger, trigger_type and trigger_instance fields)."""
+        what started it (StackStorm's rule, trigger, trigger_type and trigger_instance fields); `notify` is
+        what the notifier sends when it completes (kept in liveaction.notify, as StackStorm)."""
         execution_id = execution_id or models.new_id()
         stamp = models.now()
         parameters = self._seal(parameters, runner_type, action)
@@ -107,6 +109,7 @@ class Executions:
                 "parameters": parameters,
                 "callback": {},
                 "runner_info": {},
+                **({"notify": notify} if notify else {}),
             },
             "status": status,
             "start_timestamp": stamp,

@@ -94,7 +94,7 @@ def notify_payloads(execution: dict, st2kv_system: Any) -> list[dict]:
     `notify` that applies to the completed execution's status. `execution` has its parameters in clear: the
     templates see them as StackStorm's do (action_parameters, action_context, action_results,
     st2kv.system)."""
-    notify = execution["action"].get("notify") or {}
+    notify = (execution.get("liveaction") or {}).get("notify") or {}
     status = execution["status"]
     ref = execution["action"]["ref"]
     scope = {

@@ -41,7 +41,7 @@ class RunnerSettings:
         return ["-F", self.ssh_config_file] if self.ssh_config_file else []
 
 
-def _no_children(ref: str, parameters: dict, context: dict) -> dict:
+def _no_children(ref: str, parameters: dict, context: dict, **notify: Any) -> dict:
     """RunContext.run_child where nothing can run a child execution (a runner tested alone)."""
     raise RuntimeError("No action runner to run child executions.")
 
@@ -66,9 +66,10 @@ class RunContext:
     started: Callable[[int], None] = lambda process_group: None  # runners report the group they start
     # (definition, inputs) -> inspection errors, [] when st2workflowengine now has the workflow
     request_workflow: Callable[[str, dict], list] = lambda definition, inputs: [{"message": "No workflow engine."}]
-    # Runners that run other actions (action-chain): (ref, parameters, context) -> the child execution once it has
-    # completed; a cancel of this execution cancels it. st2actionrunner adds `parent` to the context.
-    run_child: Callable[[str, dict, dict], dict] = _no_children
+    # Runners that run other actions (action-chain): (ref, parameters, context, notify=None, skip_notify=False) ->
+    # the child execution once it has completed; a cancel of this execution cancels it. st2actionrunner adds
+    # `parent` to the context; the child notifies with its action's notify, else `notify`, else this execution's.
+    run_child: Callable[..., dict] = _no_children
     # ref -> that action's parameter specs (its runner's overlaid by its own), None when it is not registered
     action_specs: Callable[[str], Optional[dict]] = lambda ref: None
     # a fresh `st2kv` template namespace (system, user) for this execution's user

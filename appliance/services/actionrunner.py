@@ -10,6 +10,7 @@ its executions with one line and the other runners keep working.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import signal
@@ -168,7 +169,7 @@ class ActionRunnerService(WorkerService):
             started=lambda group: self._record_group(doc["id"], group),
             request_workflow=lambda definition, inputs: self.workflows.request(doc, definition, inputs),
             cancel=cancel,
-            run_child=lambda ref, values, context: self._run_child(doc, user, cancel, ref, values, context),
+            run_child=functools.partial(self._run_child, doc, user, cancel),
             action_specs=self._action_specs,
             st2kv=lambda: self.ctx.keys.namespace(doc["context"].get("api_user") or user),
         )
@@ -182,14 +183,16 @@ class ActionRunnerService(WorkerService):
 
     # -- child executions (action-chain) ------------------------------------------------------------
     def _run_child(self, parent: dict, user: str, cancel: threading.Event, ref: str, parameters: dict,
-                   context: dict) -> dict:
+                   context: dict, notify: Optional[dict] = None, skip_notify: bool = False) -> dict:
         """Request a child execution of `parent` and wait for its end, so a chain runs inside its runner as in
         StackStorm. A request refused without a recorded execution raises RequestError for the runner to report."""
         origin = {key: parent["context"][key] for key in ("api_user", "source_channel") if key in parent["context"]}
         context = {**context, "parent": {"execution_id": parent["id"], "user": user, "pack": parent["action"]["pack"],
                                          **origin}}
         try:
-            child = self.ctx.action_requests.request(ref, parameters, context, user)
+            child = self.ctx.action_requests.request(
+                ref, parameters, context, user, skip_notify=skip_notify,
+                notify=notify or (parent.get("liveaction") or {}).get("notify"))
         except RequestError as exc:
             if exc.execution is None:
                 raise

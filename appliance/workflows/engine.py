@@ -282,7 +282,7 @@ class WorkflowEngine:
         """Create each wanted child under its chosen id (one that exists already is skipped), then clear the
         list. A child that cannot even be requested fails its task."""
         refused = []
-        parent = (self.ctx.executions.get(doc["action_execution"]) or {}).get("context") or {}
+        parent = self.ctx.executions.get(doc["action_execution"]) or {}
         for child in doc["to_create"]:
             try:
                 self._request_child(doc, parent, child)
@@ -304,8 +304,10 @@ class WorkflowEngine:
         conductor.fail(error, child["task_id"], child["route"])
         return self._commit(doc, conductor, [])
 
-    def _request_child(self, doc: dict, parent_context: dict, child: dict) -> dict:
-        """Request one child under its chosen id; one created already raises Conflict from the store."""
+    def _request_child(self, doc: dict, parent: dict, child: dict) -> dict:
+        """Request one child under its chosen id; one created already raises Conflict from the store. Only the
+        tasks named in the workflow's `notify` runner parameter notify, with the workflow's notify."""
+        parent_context = parent.get("context") or {}
         user = parent_context.get("user")
         orquesta = {"workflow_execution_id": doc["id"], "task_execution_id": f"{doc['id']}.{child['task_id']}"
                     f"__r{child['route']}.{child['run']}", "task_name": child["task_id"], "task_id": child["task_id"],
@@ -317,8 +319,10 @@ class WorkflowEngine:
                    "orquesta": orquesta}
         delay_ms = int(child["delay"] * 1000) if child.get("delay") else None
         parameters = child["input"] if isinstance(child["input"], dict) else {}
+        notified = child["task_id"] in ((parent.get("parameters") or {}).get("notify") or ())
         return self.ctx.action_requests.request(child["action"], parameters, context, user, delay_ms=delay_ms,
-                                                execution_id=child["execution_id"])
+                                                execution_id=child["execution_id"], skip_notify=not notified,
+                                                notify=(parent.get("liveaction") or {}).get("notify"))
 
     def _sync_action_execution(self, doc: dict, conductor: Conductor) -> None:
         """The workflow's action execution follows the workflow: paused, running again, or completed with

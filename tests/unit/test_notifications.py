@@ -32,6 +32,7 @@ def _action(notify: dict) -> dict:
 def _execution(status: str = models.SUCCEEDED, notify: dict = NOTIFY) -> dict:
     return {
         "id": "6630f0c2a1b2c3d4e5f60718", "action": _action(notify), "runner": RUNNER, "status": status,
+        "liveaction": {"notify": notify},
         "start_timestamp": "2024-05-01T10:00:00.123456Z", "end_timestamp": "2024-05-01T10:00:02.500000Z",
         "parameters": {"cmd": "date", "sudo_password": "hunter2"}, "context": {"user": "admin"},
         "result": {"stdout": "ok", "return_code": 0},
@@ -103,7 +104,7 @@ def ctx(make_ctx):
 
 def _run(ctx, status: str, notify: dict = NOTIFY) -> dict:
     doc = ctx.executions.create(_action(notify), RUNNER, {"cmd": "date"}, {"user": "admin"},
-                                status=models.RUNNING)
+                                status=models.RUNNING, notify=notify)
     return ctx.executions.transition(doc["id"], status, (models.RUNNING,), {"result": {"stdout": "ok"}})
 
 

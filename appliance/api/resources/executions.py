@@ -81,7 +81,8 @@ class Executions(_Base):
         context = {**body["context"], **_context_header(req)}
         EXECUTION_REQUEST.fields["context"].validate("context", context)
         user = body.get("user") or req.context.user
-        doc = self.ctx.action_requests.request(body["action"], body["parameters"], context, user, body.get("delay"))
+        doc = self.ctx.action_requests.request(body["action"], body["parameters"], context, user, body.get("delay"),
+                                               notify=body.get("notify"))
         respond(resp, self._public(req, doc), 201)
 
     def on_get(self, req: falcon.Request, resp: falcon.Response) -> None:

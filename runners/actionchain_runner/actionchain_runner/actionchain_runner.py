@@ -94,7 +94,8 @@ class ChainRun:
         parameters = self._parameters(node)
         created = models.now()
         try:
-            child = self.ctx.run_child(node.ref, parameters, {"chain": node.spec})
+            child = self.ctx.run_child(node.ref, parameters, {"chain": node.spec}, notify=node.spec.get("notify"),
+                                       skip_notify=node.name in (self.ctx.runner_parameters.get("skip_notify") or ()))
         except RequestError as exc:  # refused before it was stored: a failed task without an execution
             error = _error(f'Failed running task "{node.name}". {exc}', exc)
             self.results[node.name] = error

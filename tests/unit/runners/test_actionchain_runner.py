@@ -116,10 +116,13 @@ class Children:
         self.refuse = refuse
         self.during = during
         self.calls: list[tuple[str, dict, dict]] = []
+        self.notify: dict[str, tuple] = {}  # node name -> (notify, skip_notify) it was run with
 
-    def __call__(self, ref: str, parameters: dict, context: dict) -> dict:
+    def __call__(self, ref: str, parameters: dict, context: dict, notify: Optional[dict] = None,
+                 skip_notify: bool = False) -> dict:
         name = context["chain"]["name"]
         self.calls.append((ref, parameters, context))
+        self.notify[name] = (notify, skip_notify)
         if name in self.refuse:
             raise RequestError(f'Action "{ref}" refused the request.')
         if self.during:
@@ -360,6 +363,16 @@ def test_st2actionrunner_runs_each_node_as_a_child_of_the_chain(chain_service):
     assert children[0]["context"]["parent"] == {"execution_id": chain["id"], "user": "st2admin", "pack": "chaintest"}
     assert children[0]["context"]["user"] == "st2admin"
     assert [task["execution_id"] for task in done["result"]["tasks"]] == [c["id"] for c in children]
+
+
+def test_chain_children_notify_with_the_chain_s_notify_except_the_nodes_in_skip_notify(chain_service):
+    ctx, _ = chain_service
+    notify = {"on-complete": {"routes": ["ops"]}}
+    chain = ctx.action_requests.request("chaintest.greet", {"who": "ada", "skip_notify": ["shout"]}, {}, "st2admin",
+                                        notify=notify)
+    _wait(lambda: ctx.executions.get(chain["id"])["status"] in models.COMPLETED_STATUSES)
+    say, shout = ctx.executions.coll.find({"parent": chain["id"]}, sort=[("start_timestamp", 1)])
+    assert say["liveaction"]["notify"] == notify and "notify" not in shout["liveaction"]
 
 
 def test_canceling_the_chain_cancels_its_running_child_and_starts_nothing_more(chain_service):

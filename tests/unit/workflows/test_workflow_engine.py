@@ -175,3 +175,16 @@ def test_a_rerun_of_with_items_without_reset_runs_only_the_failed_items(ctx, eng
     assert b_again["parameters"]["message"] == "b" and b_again["context"]["orquesta"]["item_id"] == 1
     complete(ctx, engine, b_again, "succeeded", {"stdout": "b"})
     assert ctx.executions.get(again["id"])["result"] == {"output": {"said": ["a", "b", "c"]}}
+
+
+def test_only_the_tasks_named_in_the_notify_runner_parameter_notify_with_the_workflow_s_notify(ctx, engine):
+    notify = {"on-failure": {"routes": ["pager"]}}
+    execution = ctx.action_requests.request("wftest.sequence", {"who": "di", "notify": ["shout"]}, {}, "stanley",
+                                            notify=notify)
+    execution = ctx.executions.transition(execution["id"], models.RUNNING, (models.REQUESTED,))
+    assert engine.request(execution, definition("sequence"), {"who": "di"}) == []
+    engine.start(ctx.store.collection(WORKFLOW_EXECUTIONS).find_one({"action_execution": execution["id"]})["id"])
+    (greet,) = children(ctx, execution)
+    complete(ctx, engine, greet, "succeeded", {"stdout": "hello di"})
+    shout = children(ctx, execution)[1]
+    assert "notify" not in greet["liveaction"] and shout["liveaction"]["notify"] == notify
