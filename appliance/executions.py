@@ -25,6 +25,16 @@ SEALED = "$sealed"  # {"$sealed": ciphertext}: a secret parameter's value as sto
 
 # The statuses of a workflow's child that its workflow reacts to: the completed ones, and those that pause it.
 WORKFLOW_CHILD_STATUSES = (*models.COMPLETED_STATUSES, models.PENDING, models.PAUSED)
+
+
+def reports_to_workflow(doc: dict) -> bool:
+    """Whether a workflow must hear of this execution's status: a task's action that completed or waits (an
+    inquiry, a paused subworkflow), or a subworkflow running again (its workflow resumes too, as StackStorm's)."""
+    if "orquesta" not in (doc.get("context") or {}):
+        return False
+    status = doc.get("status")
+    return status in WORKFLOW_CHILD_STATUSES or (
+        status == models.RUNNING and (doc.get("runner") or {}).get("name") == "orquesta")
 WORKFLOW_REQUESTS = (models.CANCELING, models.PAUSING, models.RESUMING)
 
 
@@ -154,11 +164,10 @@ class Executions:
         return self.get(execution_id)
 
     def _tell_workflow(self, doc: dict) -> None:
-        """News for st2workflowengine: a workflow's child that completed or waits (an inquiry), or a
-        workflow asked to pause, resume or cancel."""
-        child = doc["status"] in WORKFLOW_CHILD_STATUSES and "orquesta" in doc["context"]
+        """News for st2workflowengine: what a workflow's child reports, or a workflow asked to pause, resume or
+        cancel."""
         request = doc["status"] in WORKFLOW_REQUESTS and doc["runner"].get("name") == "orquesta"
-        if child or request:
+        if request or reports_to_workflow(doc):
             self.bus.announce_workflow_child(doc["id"])
 
     def get(self, execution_id: str) -> Optional[dict]:

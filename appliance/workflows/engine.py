@@ -18,6 +18,7 @@ from appliance import models
 from appliance.action_requests import RequestError
 from appliance.datastore.crypto import CryptoError
 from appliance.executions import WORKFLOW_CHILD_STATUSES as CHILD_STATUSES
+from appliance.executions import reports_to_workflow
 from appliance.models import ACTIONS, RUNNER_TYPES, WORKFLOW_EXECUTIONS
 from appliance.models.inquiry import INQUIRER
 from appliance.models.key_value_pair import SYSTEM_SCOPE, USER_SCOPE
@@ -156,7 +157,7 @@ class WorkflowEngine:
         """A child execution reached a status its workflow reacts to; applied once whatever the repeats."""
         orquesta = (child.get("context") or {}).get("orquesta") or {}
         workflow_id = orquesta.get("workflow_execution_id")
-        if not workflow_id or child.get("status") not in CHILD_STATUSES:
+        if not workflow_id or not reports_to_workflow(child):
             return
         task_id, route, item_id = orquesta["task_id"], orquesta["task_route"], orquesta.get("item_id")
         run = _run_of(orquesta)
@@ -165,6 +166,8 @@ class WorkflowEngine:
         def apply(conductor: Conductor) -> Optional[list[ActionRequest]]:
             if not conductor.awaits(task_id, route, run, item_id):
                 return None  # applied already, or a report of an earlier run
+            if child["status"] == models.RUNNING:
+                return _resumed(conductor, task_id, route)
             # An answered inquiry resumes its workflow first, as StackStorm orders them: a workflow still paused
             # when its task completes would not act on the completion (a time-out would not fail it).
             requests = conductor.resume() if done and _answers_inquiry(child, conductor) else []
@@ -243,10 +246,10 @@ class WorkflowEngine:
             if doc.get("updated_at", "") < older_than:  # no progress lately: a completion may have been lost
                 conductor = self._conductor(doc)
                 for child in self.ctx.executions.coll.find({"context.orquesta.workflow_execution_id": doc["id"],
-                                                            "status": {"$in": list(CHILD_STATUSES)}}):
+                                                            "status": {"$in": [*CHILD_STATUSES, models.RUNNING]}}):
                     orquesta = child["context"]["orquesta"]
-                    if conductor.awaits(orquesta["task_id"], orquesta["task_route"], _run_of(orquesta),
-                                        orquesta.get("item_id")):
+                    if reports_to_workflow(child) and conductor.awaits(
+                            orquesta["task_id"], orquesta["task_route"], _run_of(orquesta), orquesta.get("item_id")):
                         self.on_child(child)
         return count
 
@@ -421,6 +424,16 @@ def _answers_inquiry(child: dict, conductor: Conductor) -> bool:
     the answer, so the two cannot race (StackStorm's API resumes first, then answers)."""
     is_inquiry = (child.get("runner") or {}).get("name") == INQUIRER
     return is_inquiry and conductor.status in (models.PAUSING, models.PAUSED)
+
+
+def _resumed(conductor: Conductor, task_id: str, route: int) -> Optional[list[ActionRequest]]:
+    """A paused subworkflow runs again (an answered inquiry, or resumed on its own): its task runs again and a
+    paused workflow resumes with it, as StackStorm cascades a resume upwards. Nothing to do when the task was not
+    paused (the subworkflow has just started, or the workflow's own resume came first)."""
+    if conductor.task_status(task_id, route) not in (models.PAUSING, models.PAUSED):
+        return None
+    requests = conductor.resume() if conductor.status in (models.PAUSING, models.PAUSED) else []
+    return requests + conductor.update(task_id, route, models.RUNNING)
 
 
 def _run_of(orquesta: dict) -> Optional[int]:

@@ -50,3 +50,16 @@ def test_a_workflow_waits_for_its_inquiry_and_goes_on_with_the_response(wftest: 
     assert inquiry["id"] in refused(wftest.st2("inquiry", "respond", inquiry["id"], "-r", '{"continue": false}'))
     again = wftest.api("PUT", f"inquiries/{inquiry['id']}", json={"id": inquiry["id"], "response": {}})
     assert again.status_code == 400 and "has already been responded to" in again.json()["faultstring"]
+
+
+def test_an_inquiry_in_a_subworkflow_pauses_both_workflows_and_its_answer_resumes_both(wftest: Appliance):
+    execution_id = wftest.st2_async("wftest.outer_approve")
+    wait_until(lambda: wftest.api("GET", f"executions/{execution_id}/children").json(), timeout=60)
+    inner_id = wftest.api("GET", f"executions/{execution_id}/children").json()[0]["id"]
+    inquiry = inquiry_of(wftest, inner_id)
+    assert wftest.wait_status(inner_id, ("paused",), timeout=60)
+    assert wftest.wait_status(execution_id, ("paused",), timeout=60)
+    ok(wftest.st2("inquiry", "respond", inquiry["id"], "-r", '{"continue": true, "reason": "nested"}'))
+    done = wftest.wait_status(execution_id, timeout=60)
+    assert done["status"] == "succeeded", done
+    assert done["result"] == {"output": {"inner": {"approved": True, "said": "approved True because nested"}}}
