@@ -25,6 +25,10 @@ SEALED = "$sealed"  # {"$sealed": ciphertext}: a secret parameter's value as sto
 
 # The statuses of a workflow's child that its workflow reacts to: the completed ones, and those that pause it.
 WORKFLOW_CHILD_STATUSES = (*models.COMPLETED_STATUSES, models.PENDING, models.PAUSED)
+# Runners of workflows: they pause and resume, and a pause, resume or cancel of their parent reaches them.
+WORKFLOW_RUNNERS = ("orquesta", "action-chain")
+# Of those, the ones st2actionrunner runs on after a pause (Orquesta workflows are st2workflowengine's).
+PAUSABLE_RUNNERS = ("action-chain",)
 
 
 def reports_to_workflow(doc: dict) -> bool:
@@ -34,7 +38,7 @@ def reports_to_workflow(doc: dict) -> bool:
         return False
     status = doc.get("status")
     return status in WORKFLOW_CHILD_STATUSES or (
-        status == models.RUNNING and (doc.get("runner") or {}).get("name") == "orquesta")
+        status == models.RUNNING and (doc.get("runner") or {}).get("name") in WORKFLOW_RUNNERS)
 WORKFLOW_REQUESTS = (models.CANCELING, models.PAUSING, models.RESUMING)
 
 
@@ -154,6 +158,11 @@ class Executions:
         A completed one is returned unchanged."""
         waiting = (models.REQUESTED, models.SCHEDULED, models.DELAYED)
         done = self.transition(execution_id, models.CANCELED, waiting)
+        if done is None:  # a paused action chain has no runner to end it: canceled now, with its paused child
+            done = self.transition(execution_id, models.CANCELED, (models.PAUSED,),
+                                   when={"runner.name": {"$in": list(PAUSABLE_RUNNERS)}})
+            for child in self.coll.find({"parent": execution_id, "status": models.PAUSED}) if done else ():
+                self.cancel(child["id"])
         if done is not None:
             return done
         started = (models.RUNNING, models.PAUSING, models.PAUSED, models.RESUMING)

@@ -74,6 +74,12 @@ class RunContext:
     action_specs: Callable[[str], Optional[dict]] = lambda ref: None
     # a fresh `st2kv` template namespace (system, user) for this execution's user
     st2kv: Callable[[], dict] = dict
+    # PAUSABLE runners: whether a pause of this execution was asked (read afresh), and, when the execution is
+    # resumed after a pause, what it stored then: {"result": ..., "context": ...}
+    pause_requested: Callable[[], bool] = lambda: False
+    resumed: Optional[dict] = None
+    # PAUSABLE runners: child execution id -> that paused child resumed and awaited like run_child's
+    resume_child: Callable[[str], dict] = lambda execution_id: _no_children("", {}, {})
 
     @property
     def pack(self) -> str:
@@ -90,6 +96,7 @@ class RunResult:
     status: str
     result: Any
     triggers: list[tuple[str, dict]] = field(default_factory=list)  # (trigger ref, payload)
+    context: dict = field(default_factory=dict)  # added to the execution's context (a paused chain's vars)
 
 
 class Runner(ABC):
@@ -102,6 +109,9 @@ class Runner(ABC):
     ASYNC = False
     # Non-final statuses run() may answer; the execution then waits in it (inquirer: "pending", until a response).
     WAITING_STATUSES: tuple[str, ...] = ()
+    # Runners that pause between steps when asked (answering "paused", one of their WAITING_STATUSES) and run
+    # again from there once resumed (action-chain).
+    PAUSABLE = False
 
     @abstractmethod
     def run(self, ctx: RunContext) -> RunResult:

@@ -1,8 +1,9 @@
 """st2actionrunner: claims scheduled executions and runs them through runner plugins.
 
-Claiming is a compare-and-set scheduled -> running that records which process runs it; the sweep
-marks running executions of dead runner processes on this host `abandoned` (StackStorm's status
-for a runner that died) and picks up scheduled executions whose message was lost.
+Claiming is a compare-and-set scheduled -> running (or resuming -> running, for a paused action chain
+asked to go on) that records which process runs it; the sweep marks running executions of dead runner
+processes on this host `abandoned` (StackStorm's status for a runner that died) and picks up scheduled
+and resuming executions whose message was lost.
 
 A runner package is imported when an execution first needs it: one that does not import fails
 its executions with one line and the other runners keep working.
@@ -22,6 +23,7 @@ from typing import Optional
 from appliance import models
 from appliance.action_requests import RequestError
 from appliance.bus import Subscription
+from appliance.executions import PAUSABLE_RUNNERS, WORKFLOW_RUNNERS
 from appliance.models import PACKS, ValidationError
 from appliance.pack_env import PackConfigError, pack_config
 from appliance.parameters import ParameterError, merged_specs, render
@@ -40,6 +42,8 @@ def _discard(output_type: str, data: str) -> None:
 ACTIVE = (models.RUNNING, models.CANCELING, models.PAUSING, models.PAUSED, models.RESUMING)
 # How often a runner waiting for a child execution (action-chain) reads it: doubling from the first to the last.
 CHILD_POLL = (0.02, 0.5)
+PAUSE_ASKED = (models.PAUSING, models.PAUSED)
+
 
 
 class ActionRunnerService(WorkerService):
@@ -90,15 +94,19 @@ class ActionRunnerService(WorkerService):
 
     def run(self, execution_id: str) -> None:
         executions = self.ctx.executions
-        doc = executions.transition(
-            execution_id, models.RUNNING, (models.SCHEDULED,),
-            {"liveaction.runner_info": self.identity},
-        )
+        claim = {"liveaction.runner_info": self.identity}
+        resumed = None
+        doc = executions.transition(execution_id, models.RUNNING, (models.SCHEDULED,), claim)
+        if doc is None:
+            doc = executions.transition(execution_id, models.RUNNING, (models.RESUMING,), claim,
+                                        when={"runner.name": {"$in": list(PAUSABLE_RUNNERS)}})
+            resumed = doc and {"result": doc.get("result"), "context": doc["context"]}
         if doc is None:
             return  # canceled meanwhile, or claimed by another runner
         try:
             runner_cls = load(doc["runner"]["name"])
             ctx = self._context(doc, runner_cls.RUNS_USER_CODE)
+            ctx.resumed = resumed
         except (ParameterError, RunnerLoadError, PackConfigError, LookupError) as exc:
             executions.transition(execution_id, models.FAILED, ACTIVE, {"result": {"error": str(exc)}},
                                   started=doc["start_timestamp"])
@@ -127,8 +135,8 @@ class ActionRunnerService(WorkerService):
             status = outcome.status
         if status not in models.COMPLETED_STATUSES and status not in waiting:
             status = models.FAILED
-        stored = self.ctx.executions.transition(doc["id"], status, ACTIVE, {"result": outcome.result},
-                                                started=doc["start_timestamp"])
+        fields = {"result": outcome.result, **{f"context.{key}": value for key, value in outcome.context.items()}}
+        stored = self.ctx.executions.transition(doc["id"], status, ACTIVE, fields, started=doc["start_timestamp"])
         if stored is not None and status == outcome.status:
             for trigger, payload in outcome.triggers:
                 self._dispatch_trigger(trigger, payload)
@@ -170,6 +178,8 @@ class ActionRunnerService(WorkerService):
             request_workflow=lambda definition, inputs: self.workflows.request(doc, definition, inputs),
             cancel=cancel,
             run_child=functools.partial(self._run_child, doc, user, cancel),
+            pause_requested=lambda: (self.ctx.executions.get(doc["id"]) or {}).get("status") in PAUSE_ASKED,
+            resume_child=functools.partial(self._resume_child, doc, cancel),
             action_specs=self._action_specs,
             st2kv=lambda: self.ctx.keys.namespace(doc["context"].get("api_user") or user),
         )
@@ -197,17 +207,31 @@ class ActionRunnerService(WorkerService):
             if exc.execution is None:
                 raise
             return exc.execution
-        return self._await_child(child, cancel)
+        return self._await_child(parent, child, cancel)
 
-    def _await_child(self, child: dict, cancel: threading.Event) -> dict:
-        """Read the child until it completes (the database is the truth: no message to lose). A cancel of the
-        parent cancels it, then waits for its runner to end it; a stopping service stops waiting."""
+    def _resume_child(self, parent: dict, cancel: threading.Event, execution_id: str) -> dict:
+        """Resume a paused workflow child of a resumed chain, then await it."""
+        executions = self.ctx.executions
+        child = executions.transition(execution_id, models.RESUMING, (models.PAUSED,)) or executions.get(execution_id)
+        if child is None:
+            raise RequestError(f'Unable to resume execution "{execution_id}": it does not exist.')
+        if child["status"] == models.RESUMING and child["runner"]["name"] in PAUSABLE_RUNNERS:
+            self.ctx.bus.request_run(execution_id)
+        return self._await_child(parent, child, cancel)
+
+    def _await_child(self, parent: dict, child: dict, cancel: threading.Event) -> dict:
+        """Read the child until it completes or pauses (the database is the truth: no message to lose). A
+        cancel of the parent cancels it, then waits for its runner to end it; a pause of the parent reaches a
+        workflow child, as StackStorm cascades it; a stopping service stops waiting."""
         delay, longest = CHILD_POLL
-        asked = False
-        while child["status"] not in models.COMPLETED_STATUSES and not self._stop.is_set():
+        asked = paused = False
+        while child["status"] not in (*models.COMPLETED_STATUSES, models.PAUSED) and not self._stop.is_set():
             if cancel.is_set() and not asked:
                 self.ctx.executions.cancel(child["id"])
                 asked = True
+            if not paused and child["runner"]["name"] in WORKFLOW_RUNNERS and \
+                    (self.ctx.executions.get(parent["id"]) or {}).get("status") in PAUSE_ASKED:
+                paused = self.ctx.executions.transition(child["id"], models.PAUSING, (models.RUNNING,)) is not None
             (self._stop if asked else cancel).wait(delay)  # a sleep, cut short by a cancel to act on or a stop
             delay = min(delay * 2, longest)
             child = self.ctx.executions.get(child["id"]) or child
@@ -259,9 +283,11 @@ class ActionRunnerService(WorkerService):
             {"status": models.SCHEDULED, "start_timestamp": {"$lt": seconds_ago(older_than)}},
             sort=[("start_timestamp", 1)], limit=self.workers,
         )
-        for doc in stale:
+        resuming = executions.coll.find(
+            {"status": models.RESUMING, "runner.name": {"$in": list(PAUSABLE_RUNNERS)}}, limit=self.workers)
+        for doc in stale + resuming:
             self.submit(doc["id"])
-        return len(stale)
+        return len(stale) + len(resuming)
 
     def _catch_missed_cancels(self) -> None:
         """A cancel request is also in the database: act on it even if its message was lost."""

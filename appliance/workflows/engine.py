@@ -17,8 +17,8 @@ from typing import Any, Callable, Optional
 from appliance import models
 from appliance.action_requests import RequestError
 from appliance.datastore.crypto import CryptoError
+from appliance.executions import PAUSABLE_RUNNERS, WORKFLOW_RUNNERS, reports_to_workflow
 from appliance.executions import WORKFLOW_CHILD_STATUSES as CHILD_STATUSES
-from appliance.executions import reports_to_workflow
 from appliance.models import ACTIONS, RUNNER_TYPES, WORKFLOW_EXECUTIONS
 from appliance.models.inquiry import INQUIRER
 from appliance.models.key_value_pair import SYSTEM_SCOPE, USER_SCOPE
@@ -214,15 +214,20 @@ class WorkflowEngine:
         return None
 
     def _pass_on(self, doc: dict, change: str) -> None:
-        """Cancel children not yet running and ask running subworkflows to cancel; pause and resume reach the
-        subworkflows only. Running actions are left to finish, as in StackStorm."""
+        """Cancel children not yet running and ask running subworkflows (Orquesta or action chains) to cancel;
+        pause and resume reach the subworkflows only. Running actions are left to finish, as in StackStorm."""
         waiting = (models.REQUESTED, models.SCHEDULED, models.DELAYED)
         for child in self._active_children(doc):
+            runner = (child.get("runner") or {}).get("name")
             if change == "cancel" and child["status"] in waiting:
                 self.ctx.executions.transition(child["id"], models.CANCELED, waiting)
-            elif (child.get("runner") or {}).get("name") == "orquesta":
+            elif runner in PAUSABLE_RUNNERS and change == "cancel":
+                self.ctx.executions.cancel(child["id"])  # its runner ends it (a paused one is canceled at once)
+            elif runner in WORKFLOW_RUNNERS:
                 target, sources = SUBWORKFLOW[change]
-                self.ctx.executions.transition(child["id"], target, sources)
+                moved = self.ctx.executions.transition(child["id"], target, sources)
+                if moved is not None and runner in PAUSABLE_RUNNERS and target == models.RESUMING:
+                    self.ctx.bus.request_run(child["id"])  # st2actionrunner runs the chain on
 
     def _active_children(self, doc: dict) -> list[dict]:
         statuses = [models.REQUESTED, models.SCHEDULED, models.DELAYED, *ACTIVE]

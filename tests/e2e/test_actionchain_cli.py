@@ -88,3 +88,56 @@ def test_cancel_cancels_the_running_node_and_starts_nothing_more(chaintest: Appl
     assert done["status"] == "canceled", done
     assert nodes(chaintest, execution_id) == [("nap", "core.local", "canceled")]
     assert [task["state"] for task in done["result"]["tasks"]] == ["canceled"]
+
+
+def test_pause_stops_the_chain_after_its_running_node_and_resume_runs_the_rest(chaintest: Appliance):
+    execution_id = chaintest.st2_async("chaintest.slow", "seconds=2")
+    assert wait_until(lambda: nodes(chaintest, execution_id) == [("nap", "core.local", "running")], timeout=60), \
+        nodes(chaintest, execution_id)
+    assert "pausing" in ok(chaintest.st2("execution", "pause", execution_id))
+    paused = chaintest.wait_status(execution_id, ("paused",), timeout=60)
+    assert [task["state"] for task in paused["result"]["tasks"]] == ["succeeded"]
+    assert nodes(chaintest, execution_id) == [("nap", "core.local", "succeeded")]  # nothing more started
+    ok(chaintest.st2("execution", "resume", execution_id))
+    done = chaintest.wait_status(execution_id, timeout=60)
+    assert done["status"] == "succeeded", done
+    assert nodes(chaintest, execution_id) == [("nap", "core.local", "succeeded"), ("after", "core.noop", "succeeded")]
+
+
+def test_a_paused_chain_is_canceled_at_once(chaintest: Appliance):
+    execution_id = chaintest.st2_async("chaintest.slow", "seconds=1")
+    assert wait_until(lambda: nodes(chaintest, execution_id), timeout=60)
+    ok(chaintest.st2("execution", "pause", execution_id))
+    chaintest.wait_status(execution_id, ("paused",), timeout=60)
+    ok(chaintest.st2("execution", "cancel", execution_id))
+    assert chaintest.execution(execution_id)["status"] == "canceled"
+
+
+def statuses(appliance: Appliance, execution_id: str) -> list[tuple[str, str]]:
+    resp = appliance.api("GET", f"executions/{execution_id}/children", params={"depth": -1})
+    return [(child["action"]["ref"], child["status"]) for child in resp.json()]
+
+
+def test_a_pause_of_a_chain_reaches_its_workflow_node_and_resume_goes_on_in_both(chaintest: Appliance, wftest):
+    execution_id = chaintest.st2_async("chaintest.flow")
+    assert wait_until(lambda: ("core.local", "running") in statuses(chaintest, execution_id), timeout=60)
+    ok(chaintest.st2("execution", "pause", execution_id))
+    paused = chaintest.wait_status(execution_id, ("paused",), timeout=60)
+    assert [task["state"] for task in paused["result"]["tasks"]] == ["paused"]  # the workflow paused after its nap
+    assert ("core.echo", "requested") not in statuses(chaintest, execution_id)
+    ok(chaintest.st2("execution", "resume", execution_id))
+    done = chaintest.wait_status(execution_id, timeout=60)
+    assert done["status"] == "succeeded", done
+    assert [(task["name"], task["state"]) for task in done["result"]["tasks"]] == [
+        ("workflow", "succeeded"), ("last", "succeeded")]
+
+
+def test_a_pause_of_a_workflow_reaches_its_chain_task_and_resume_goes_on_in_both(chaintest: Appliance, wftest):
+    execution_id = chaintest.st2_async("wftest.chained")
+    assert wait_until(lambda: ("core.local", "running") in statuses(chaintest, execution_id), timeout=60)
+    ok(chaintest.st2("execution", "pause", execution_id))
+    chaintest.wait_status(execution_id, ("paused",), timeout=60)
+    assert statuses(chaintest, execution_id) == [("chaintest.slow", "paused"), ("core.local", "succeeded")]
+    ok(chaintest.st2("execution", "resume", execution_id))
+    done = chaintest.wait_status(execution_id, timeout=60)
+    assert done["status"] == "succeeded" and done["result"] == {"output": {"chain": "succeeded"}}, done

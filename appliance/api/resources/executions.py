@@ -9,11 +9,11 @@ import falcon
 from appliance import models
 from appliance.api.http import bad_request, json_object, not_found, respond
 from appliance.api.listing import list_collection, project, projection, time_range
+from appliance.executions import PAUSABLE_RUNNERS, WORKFLOW_RUNNERS
 from appliance.models import EXECUTION_REQUEST, EXECUTIONS, Field, Schema
 from appliance.models.schema import shown
 from appliance.services.context import Context
 
-WORKFLOW_RUNNERS = ("orquesta", "action-chain")
 # PUT status -> (statuses that already answer it, statuses it applies to, verb and state for the refusal), as
 # StackStorm's request_pause / request_resume: st2workflowengine then pauses or resumes the workflow.
 PAUSE_RESUME = {models.PAUSING: ((models.PAUSING, models.PAUSED), (models.RUNNING,), "pause", "running"),
@@ -130,6 +130,8 @@ class Execution(_Base):
                 raise bad_request(f'Unable to {verb} liveaction "{doc["liveaction"]["id"]}" because it is not in '
                                   f"a {state} state.")
             doc = changed
+            if status == models.RESUMING and doc["runner"]["name"] in PAUSABLE_RUNNERS:
+                self.ctx.bus.request_run(doc["id"])  # st2actionrunner runs the chain on from where it paused
         respond(resp, self._public(req, doc))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:

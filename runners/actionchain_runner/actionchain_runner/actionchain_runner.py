@@ -6,6 +6,10 @@ as StackStorm decides it: a failure handled by an on-failure node that succeeds 
 or a cancel with nowhere to go ends the chain with that status. What cannot run at all (an unknown action, a
 template that does not render) stops the chain as failed with a top-level `error` and `traceback`. The result is
 StackStorm's: `{"tasks": [...], "published": {...}}`.
+
+A pause asked of the chain takes effect between two nodes (a workflow node is asked to pause too, by
+st2actionrunner): the chain is stored `paused` with its result so far and its vars in its context; resumed, it
+goes on from its last node (resuming that node's execution first when it had paused), as StackStorm's.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ class ChainFailure(Exception):
 
 class ActionChainRunner(Runner):
     RUNS_USER_CODE = False
+    PAUSABLE = True
+    WAITING_STATUSES = (models.PAUSED,)
     RUNNER_TYPE = runner_type(
         "action-chain", "actionchain_runner", "actionchain_runner",
         "A runner for launching linear action chains.",
@@ -68,18 +74,44 @@ class ChainRun:
             self.result["published"] = {}
 
     def run(self) -> RunResult:
-        """Node after node until a node leads nowhere or the chain is canceled."""
+        """Node after node until a node leads nowhere, the chain is canceled or it pauses."""
         try:
             self.vars = self._initial_vars()
-            node: Optional[Node] = self.chain.start
-            while node is not None and not self.ctx.cancel.is_set():
+            node: Optional[Node] = self._resume() if self.ctx.resumed else self.chain.start
+            while node is not None and not self.ctx.cancel.is_set() and self.status != models.PAUSED:
                 node = self._step(node)
+                if node is not None and self.ctx.pause_requested():
+                    self.status = models.PAUSED
         except ChainFailure as failure:
             self.status = models.FAILED
             self.result.update(_error(str(failure), failure.__cause__ or failure))
         if self.ctx.cancel.is_set():
             self.status = models.CANCELED
+        if self.status == models.PAUSED:
+            return RunResult(self.status, self.result, context={"vars": self.vars})
         return RunResult(self.status, self.result)
+
+    def _resume(self) -> Optional[Node]:
+        """Take up the result and vars stored at the pause; the node to run next (None: nothing left)."""
+        stored = self.ctx.resumed or {}
+        self.result = {**self.result, **(stored.get("result") or {})}
+        self.vars.update((stored.get("context") or {}).get("vars") or {})
+        tasks = self.result.setdefault("tasks", [])
+        for task in tasks:
+            self.results[task["name"]] = task["result"]
+        if not tasks:
+            return self.chain.start
+        last = tasks[-1]
+        node = self.chain.node(last["name"])
+        if last["state"] == models.PAUSED:  # its execution paused with the chain: it goes on first
+            tasks.pop()
+            try:
+                child = self.ctx.resume_child(last["execution_id"])
+            except RequestError as exc:
+                raise ChainFailure(f'Failed to resume task "{node.name}". {exc}') from exc
+            return self._record(node, child, last["created_at"])
+        self.status, route = OUTCOMES.get(last["state"], (models.FAILED, None))
+        return self._next(node, route)
 
     def _initial_vars(self) -> dict:
         """`vars` rendered over the chain's parameters and `st2kv`, once, before the first node."""
@@ -102,10 +134,21 @@ class ChainRun:
             self.result["tasks"].append(_task(node, None, created, error))
             self.status, route = models.FAILED, FAILURE
         else:
-            self.results[node.name] = child.get("result")
-            self.result["tasks"].append(_task(node, child, created, None))
-            self._publish(node)
-            self.status, route = OUTCOMES.get(child["status"], (models.FAILED, None))
+            return self._record(node, child, created)
+        return self._next(node, route)
+
+    def _record(self, node: Node, child: dict, created: str) -> Optional[Node]:
+        """The node's execution ended (or paused): record it, publish, and pick the next node by its outcome."""
+        self.results[node.name] = child.get("result")
+        self.result["tasks"].append(_task(node, child, created, None))
+        if child["status"] == models.PAUSED:
+            self.status = models.PAUSED
+            return None
+        self._publish(node)
+        self.status, route = OUTCOMES.get(child["status"], (models.FAILED, None))
+        return self._next(node, route)
+
+    def _next(self, node: Node, route: Optional[str]) -> Optional[Node]:
         try:
             return self.chain.next(node, route) if route else None
         except ChainError as exc:

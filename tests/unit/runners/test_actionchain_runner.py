@@ -388,3 +388,33 @@ def test_canceling_the_chain_cancels_its_running_child_and_starts_nothing_more(c
     children = ctx.executions.coll.find({"parent": chain["id"]})
     assert [(c["context"]["chain"]["name"], c["status"]) for c in children] == [("nap", models.CANCELED)]
     assert [task["state"] for task in done["result"]["tasks"]] == [models.CANCELED]
+
+
+def test_a_pause_between_nodes_stores_the_vars_and_a_resume_runs_the_rest_with_them(tmp_path):
+    children = Children()
+    ctx = chain_ctx(tmp_path, SEQUENCE, children, {"who": "ada"})
+    ctx.pause_requested = lambda: True
+    paused = ActionChainRunner().run(ctx)
+    assert (paused.status, children.names) == (models.PAUSED, ["say"])
+    assert paused.context == {"vars": {"greeting": "hello ada at hpc1", "said": "hello ada at hpc1", "count": "17"}}
+    ctx = chain_ctx(tmp_path, SEQUENCE, children, {"who": "ada"})
+    ctx.resumed = {"result": paused.result, "context": {"user": "ada", **paused.context}}
+    done = ActionChainRunner().run(ctx)
+    assert (done.status, children.names) == (models.SUCCEEDED, ["say", "shout"])
+    assert children.calls[1][1]["cmd"] == "echo HELLO ADA AT HPC1 hello ada at hpc1 eu hpc1"
+    assert [task["name"] for task in done.result["tasks"]] == ["say", "shout"] and done.context == {}
+
+
+def test_a_node_that_paused_pauses_the_chain_and_is_resumed_first_when_the_chain_resumes(tmp_path):
+    children = Children({"say": (models.PAUSED, None)})
+    paused = ActionChainRunner().run(chain_ctx(tmp_path, SEQUENCE, children, {"who": "bo"}))
+    assert paused.status == models.PAUSED and [t["state"] for t in paused.result["tasks"]] == ["paused"]
+    ctx = chain_ctx(tmp_path, SEQUENCE, children, {"who": "bo"})
+    ctx.resumed = {"result": paused.result, "context": paused.context}
+    resumed: list = []
+    ctx.resume_child = lambda execution_id: resumed.append(execution_id) or {
+        "id": execution_id, "liveaction": {"id": "la-say"}, "status": models.SUCCEEDED, "result": {"stdout": "hi"}}
+    done = ActionChainRunner().run(ctx)
+    assert resumed == ["ex-say"] and children.names == ["say", "shout"]
+    assert done.status == models.SUCCEEDED and [t["state"] for t in done.result["tasks"]] == ["succeeded"] * 2
+    assert done.result["published"]["said"] == "hi"
