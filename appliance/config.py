@@ -11,9 +11,10 @@ from __future__ import annotations
 import configparser
 import copy
 import json
+import math
 import os
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 from appliance.rules.cron import time_zone
 
@@ -90,6 +91,38 @@ def _time_zone(raw: str) -> str:
     if name:
         time_zone(name)
     return name
+
+
+MINIMUM_TTL_DAYS = 1  # StackStorm 3.9's (constants/garbage_collection.py), for every [garbagecollector] TTL
+
+
+def _ttl_days(raw: str) -> Optional[int]:
+    """A [garbagecollector] TTL in whole days: empty, None or 0 purges nothing; below the minimum
+    is refused, as StackStorm's garbage collector refuses it at start."""
+    text = raw.strip()
+    if text.lower() in ("", "none"):
+        return None
+    try:
+        days = float(text)
+    except ValueError:
+        days = math.nan
+    if days and days < MINIMUM_TTL_DAYS:
+        raise ValueError(f"minimum possible TTL in days is {MINIMUM_TTL_DAYS}, got {text}")
+    if not math.isfinite(days) or days != int(days):
+        raise ValueError(f"expected a whole number of days (or None), got {text!r}")
+    return int(days) or None
+
+
+def _at_least(minimum: float, cast: Callable[[str], Any] = float) -> Callable[[str], Any]:
+    """A finite number (of `cast`) no lower than `minimum`."""
+
+    def parse(raw: str) -> Any:
+        value = cast(raw.strip())
+        if not math.isfinite(value) or value < minimum:
+            raise ValueError(f"expected a number of at least {minimum}, got {raw.strip()}")
+        return value
+
+    return parse
 
 
 # section -> key -> (parser, default). Defaults follow conf/st2.conf.sample, except that the
@@ -178,6 +211,19 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
     },
     "webui": {
         "webui_base_url": (str, "https://localhost"),
+    },
+    "garbagecollector": {
+        # st2garbagecollector, as StackStorm 3.9's; every TTL in days, None (or 0) = never purged
+        "collection_interval": (_at_least(1, int), 600),  # seconds between two collections
+        "sleep_delay": (_at_least(0), 2.0),  # seconds between two kinds of documents
+        "action_executions_ttl": (_ttl_days, None),  # completed executions, with their output lines
+        "action_executions_output_ttl": (_ttl_days, 7),  # output lines of any execution
+        "trigger_instances_ttl": (_ttl_days, None),
+        "traces_ttl": (_ttl_days, None),  # checked, but the appliance keeps no traces
+        "tokens_ttl": (_ttl_days, None),  # tokens that expired longer ago
+        "rule_enforcements_ttl": (_ttl_days, None),
+        # pending inquiries past their ttl time out; StackStorm's default is False (see README)
+        "purge_inquiries": (_bool, True),
     },
     "log": {
         "level": (str, "INFO"),

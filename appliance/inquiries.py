@@ -2,8 +2,9 @@
 
 Answering or timing one out only completes its execution; st2workflowengine hears that like any child's
 completion and resumes the inquiry's workflow (see WorkflowEngine.on_child), so nothing here races with it.
-Time-outs are found by st2workflowengine's sweep (StackStorm's garbage collector does it there) and, for
-the inquiry asked about, by the API itself, so a response after the TTL is refused even between sweeps.
+With `[garbagecollector] purge_inquiries` (the appliance's default), time-outs are found by st2garbagecollector,
+as StackStorm's garbage collector finds them, and, for the inquiry asked about, by the API itself, so a response
+after the TTL is refused even between two collections. Without it, as StackStorm by default, nothing times out.
 """
 
 from __future__ import annotations

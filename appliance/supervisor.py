@@ -33,6 +33,7 @@ from appliance.services.context import (
     load_config_or_exit,
     setup_logging,
 )
+from appliance.services.garbagecollector import GarbageCollectorService
 from appliance.services.notifier import NotifierService
 from appliance.services.rulesengine import RulesEngineService
 from appliance.services.scheduler import SchedulerService
@@ -45,7 +46,7 @@ LOG = logging.getLogger(__name__)
 
 SERVICES: tuple[type[Service], ...] = (
     AuthService, StreamService, SchedulerService, ActionRunnerService, RulesEngineService, NotifierService,
-    TimersEngineService, SensorContainerService, WorkflowEngineService, ApiService,
+    TimersEngineService, SensorContainerService, WorkflowEngineService, GarbageCollectorService, ApiService,
 )
 MODES = ("threads", "processes")
 STOP_GRACE_SECONDS = 15.0  # between SIGTERM and SIGKILL of the children

@@ -98,7 +98,7 @@ EXECUTION_OUTPUT = Entity(
         "data": Field("string", required=True),
         "seq": Field("integer", required=True),
     },
-    indexed=("execution_id",),
+    indexed=("execution_id", "timestamp"),  # timestamp: st2garbagecollector's action_executions_output_ttl
     compound=(("execution_id", "seq"),),
 )
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import logging
 
-from appliance import inquiries
 from appliance.bus import Subscription
 from appliance.services.base import STALE_SECONDS, WorkerService, run_service, seconds_ago
 from appliance.workflows.engine import WorkflowEngine
@@ -35,9 +34,8 @@ class WorkflowEngineService(WorkerService):
             self.engine.on_request(execution)
 
     def sweep(self, older_than: float = STALE_SECONDS) -> int:
-        """Repair the workflows (see WorkflowEngine.sweep) and time out inquiries past their TTL, whose
-        workflows then go on as after an answer."""
-        return self.engine.sweep(seconds_ago(older_than)) + inquiries.expire_due(self.ctx.executions)
+        """Repair the workflows (see WorkflowEngine.sweep). Inquiries past their TTL are st2garbagecollector's."""
+        return self.engine.sweep(seconds_ago(older_than))
 
     def subscribe(self) -> list[Subscription]:
         return [self.ctx.bus.consume_workflows(self._on_message)]

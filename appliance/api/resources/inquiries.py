@@ -18,12 +18,14 @@ class _Base:
         self.executions = ctx.executions
 
     def _open(self, inquiry_id: str) -> dict:
-        """The inquiry's execution, timed out first if its TTL passed; 404 or 400 unless it is an open inquiry."""
+        """The inquiry's execution, timed out first if its TTL passed (with [garbagecollector] purge_inquiries);
+        404 or 400 unless it is an open inquiry."""
         doc = self.executions.get(inquiry_id)
         if doc is None:
             raise not_found(f'Resource with a id "{inquiry_id}" not found')
         try:
-            doc = inquiries.expire(self.executions, doc)
+            if self.ctx.config.get("garbagecollector", "purge_inquiries"):
+                doc = inquiries.expire(self.executions, doc)
             inquiries.check(doc)
         except InquiryError as exc:
             raise ApiError(exc.status, str(exc)) from None
