@@ -51,9 +51,9 @@ stop:
 status:
 	$(BIN)/st2ctl status --config-file $(CONF)
 
-test: install-test  ## every test: unit, integration (RabbitMQ), end-to-end (st2 CLI)
+test: install-test  ## every test: unit, integration (RabbitMQ), end-to-end (st2 CLI), packaging; suites side by side
 	$(BIN)/ruff check .
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python tests/run_suites.py
 
 lint: install-test
 	$(BIN)/ruff check .
