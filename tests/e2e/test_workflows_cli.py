@@ -7,9 +7,10 @@ from __future__ import annotations
 
 import os
 import re
+import subprocess
 
 import pytest
-from e2e_harness import Appliance, ok, wait_until
+from e2e_harness import ST2, Appliance, ok, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -64,6 +65,17 @@ def test_a_subworkflow_is_a_task_whose_children_are_listed_under_it(wftest: Appl
     assert execution["status"] == "succeeded", execution
     assert execution["result"]["output"] == {"inner": {"greeting": "hello bob", "loud": "HELLO BOB"}}
     assert [task[0] for task in tasks(wftest, execution)] == ["inner", "greet", "shout"]
+
+
+def test_st2_run_tail_follows_the_tasks_of_the_workflow_and_its_subworkflow(wftest: Appliance):
+    done = subprocess.run([ST2, "run", "--tail", "wftest.nested_slow"], env=wftest.env(), capture_output=True,
+                          text=True, timeout=120, stdin=subprocess.DEVNULL)
+    assert done.returncode == 0, done.stdout + done.stderr
+    events = re.findall(r"Child execution \(task=(\w+)\) \w+ has (started|finished)", done.stdout)
+    # what happened before the CLI's stream connected (the first task's start) it cannot show
+    assert events[-4:] == [("nap", "finished"), ("after", "started"), ("after", "finished"), ("inner", "finished")], \
+        done.stdout
+    assert re.search(r"Execution \w+ has completed \(status=succeeded\)", done.stdout), done.stdout
 
 
 def test_a_workflow_with_errors_is_refused_before_it_starts(wftest: Appliance, tmp_path):
