@@ -91,7 +91,7 @@ def test_cancel_cancels_the_running_node_and_starts_nothing_more(chaintest: Appl
 
 
 def test_pause_stops_the_chain_after_its_running_node_and_resume_runs_the_rest(chaintest: Appliance):
-    execution_id = chaintest.st2_async("chaintest.slow", "seconds=2")
+    execution_id = chaintest.st2_async("chaintest.slow", "seconds=3")
     assert wait_until(lambda: nodes(chaintest, execution_id) == [("nap", "core.local", "running")], timeout=60), \
         nodes(chaintest, execution_id)
     assert "pausing" in ok(chaintest.st2("execution", "pause", execution_id))
@@ -105,8 +105,8 @@ def test_pause_stops_the_chain_after_its_running_node_and_resume_runs_the_rest(c
 
 
 def test_a_paused_chain_is_canceled_at_once(chaintest: Appliance):
-    execution_id = chaintest.st2_async("chaintest.slow", "seconds=1")
-    assert wait_until(lambda: nodes(chaintest, execution_id), timeout=60)
+    execution_id = chaintest.st2_async("chaintest.slow", "seconds=3")
+    assert wait_until(lambda: nodes(chaintest, execution_id) == [("nap", "core.local", "running")], timeout=60)
     ok(chaintest.st2("execution", "pause", execution_id))
     chaintest.wait_status(execution_id, ("paused",), timeout=60)
     ok(chaintest.st2("execution", "cancel", execution_id))
@@ -119,7 +119,7 @@ def statuses(appliance: Appliance, execution_id: str) -> list[tuple[str, str]]:
 
 
 def test_a_pause_of_a_chain_reaches_its_workflow_node_and_resume_goes_on_in_both(chaintest: Appliance, wftest):
-    execution_id = chaintest.st2_async("chaintest.flow")
+    execution_id = chaintest.st2_async("chaintest.flow", "seconds=4")  # time for the pause to reach the nap
     assert wait_until(lambda: ("core.local", "running") in statuses(chaintest, execution_id), timeout=60)
     ok(chaintest.st2("execution", "pause", execution_id))
     paused = chaintest.wait_status(execution_id, ("paused",), timeout=60)
@@ -133,7 +133,7 @@ def test_a_pause_of_a_chain_reaches_its_workflow_node_and_resume_goes_on_in_both
 
 
 def test_a_pause_of_a_workflow_reaches_its_chain_task_and_resume_goes_on_in_both(chaintest: Appliance, wftest):
-    execution_id = chaintest.st2_async("wftest.chained")
+    execution_id = chaintest.st2_async("wftest.chained", "seconds=4")  # time for the pause to reach the nap
     assert wait_until(lambda: ("core.local", "running") in statuses(chaintest, execution_id), timeout=60)
     ok(chaintest.st2("execution", "pause", execution_id))
     chaintest.wait_status(execution_id, ("paused",), timeout=60)

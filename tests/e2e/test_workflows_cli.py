@@ -99,7 +99,7 @@ def wait_tasks(appliance: Appliance, execution_id: str, expected: list) -> None:
 
 
 def test_pause_lets_the_running_task_finish_and_resume_goes_on(wftest: Appliance):
-    execution_id = wftest.st2_async("wftest.slow", "seconds=2")
+    execution_id = wftest.st2_async("wftest.slow", "seconds=3")
     wait_tasks(wftest, execution_id, [("nap", "core.local", "running")])
     paused = ok(wftest.st2("execution", "pause", execution_id))
     assert "pausing" in paused or "paused" in paused, paused
@@ -111,7 +111,7 @@ def test_pause_lets_the_running_task_finish_and_resume_goes_on(wftest: Appliance
 
 
 def test_cancel_lets_the_running_task_finish_and_starts_nothing_more(wftest: Appliance):
-    execution_id = wftest.st2_async("wftest.slow", "seconds=2")
+    execution_id = wftest.st2_async("wftest.slow", "seconds=3")
     wait_tasks(wftest, execution_id, [("nap", "core.local", "running")])
     ok(wftest.st2("execution", "cancel", execution_id))
     done = wftest.wait_status(execution_id, timeout=60)
