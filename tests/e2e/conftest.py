@@ -6,7 +6,7 @@ import contextlib
 from typing import Callable, Iterator
 
 import pytest
-from e2e_harness import KEEP, Appliance, Broker, require_cli, unavailable
+from e2e_harness import Appliance, Broker, running_appliance, unavailable
 
 from tests.support.rabbitmq import Unavailable
 
@@ -19,19 +19,6 @@ def rabbitmq() -> Iterator[Broker]:
         unavailable(f"RabbitMQ unavailable: {exc}")
     yield broker
     broker.close()
-
-
-@contextlib.contextmanager
-def running_appliance(label: str, messaging_url: str = "") -> Iterator[Appliance]:
-    require_cli()
-    appliance = Appliance(label, messaging_url)
-    try:
-        appliance.start()
-        yield appliance
-    finally:
-        appliance.stop()
-        if not KEEP:
-            appliance.cleanup()
 
 
 @pytest.fixture(

@@ -129,7 +129,9 @@ class Broker:
 class Appliance:
     """One appliance in its own temp dir, started with `st2ctl start` and driven with `st2`."""
 
-    def __init__(self, label: str, messaging_url: str = "", mode: str = ""):
+    def __init__(self, label: str, messaging_url: str = "", mode: str = "", write_config: bool = True):
+        """write_config=False leaves config_path for the test to write (e.g. Puppet's st2.conf, which
+        must then use this appliance's base, packs, ports and log path)."""
         self.label = label
         self.messaging_url = messaging_url
         self.dir = tempfile.mkdtemp(prefix=f"st2e2e-{label}-")
@@ -151,9 +153,10 @@ class Appliance:
             if os.path.isfile(os.path.join(source, "pack.yaml")):
                 shutil.copytree(source, os.path.join(self.packs, name))
         shutil.copytree(TEST_PACK, os.path.join(self.packs, "testpack"))
-        write_st2_conf(self.config_path, base=self.base, packs=self.packs,
-                       ports=(self.auth_port, self.api_port, self.stream_port), log_path=self.log_path,
-                       messaging_url=messaging_url, mode=mode)
+        if write_config:
+            write_st2_conf(self.config_path, base=self.base, packs=self.packs,
+                           ports=(self.auth_port, self.api_port, self.stream_port), log_path=self.log_path,
+                           messaging_url=messaging_url, mode=mode)
 
     # URLs as the CLI uses them
     @property
@@ -348,3 +351,21 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 def require_cli() -> None:
     if not os.access(ST2, os.X_OK):
         unavailable(f"the st2 CLI is not installed next to {sys.executable} (pip install st2client==3.9.0)")
+
+
+@contextlib.contextmanager
+def running_appliance(label: str, messaging_url: str = "", extra_config: str = "") -> Iterator[Appliance]:
+    """An appliance started for the block, stopped (and its temp dir removed) after it; `extra_config` is added
+    to its st2.conf before it starts."""
+    require_cli()
+    appliance = Appliance(label, messaging_url)
+    if extra_config:
+        with open(appliance.config_path, "a", encoding="utf-8") as handle:
+            handle.write(extra_config)
+    try:
+        appliance.start()
+        yield appliance
+    finally:
+        appliance.stop()
+        if not KEEP:
+            appliance.cleanup()

@@ -13,7 +13,7 @@ import uuid
 from typing import Iterator
 
 import pytest
-from e2e_harness import KEEP, Appliance, ok, refused, require_cli, unique_sleep, wait_until
+from e2e_harness import Appliance, ok, refused, running_appliance, unique_sleep, wait_until
 
 from appliance import config
 from appliance.models import EXECUTION_OUTPUT, EXECUTIONS, format_time
@@ -28,18 +28,9 @@ GARBAGECOLLECTOR = "\n[garbagecollector]\ncollection_interval = 1\nsleep_delay =
                         pytest.param("rabbitmq", id="rabbitmq", marks=pytest.mark.rabbitmq)])
 def collected(request) -> Iterator[Appliance]:
     """A fresh appliance whose garbage collector purges executions older than a day, every second."""
-    require_cli()
     url = request.getfixturevalue("rabbitmq").new_vhost() if request.param == "rabbitmq" else ""
-    app = Appliance(f"gc-{request.param}", url)
-    with open(app.config_path, "a", encoding="utf-8") as handle:
-        handle.write(GARBAGECOLLECTOR)
-    try:
-        app.start()
+    with running_appliance(f"gc-{request.param}", url, GARBAGECOLLECTOR) as app:
         yield app
-    finally:
-        app.stop()
-        if not KEEP:
-            app.cleanup()
 
 
 def listed(app: Appliance) -> set[str]:
