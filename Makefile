@@ -12,7 +12,7 @@ NODEPS := $(if $(LOCKED),--no-deps,)
 MIRROR ?= $(CURDIR)/var/mirror
 RUNNERS := $(sort $(dir $(wildcard runners/*/pyproject.toml)))
 
-.PHONY: install install-test test-tools run stop status test lint bench clean lock mirror serve-mirror test-offline
+.PHONY: install install-test test-tools run stop status test lint bench clean lock mirror serve-mirror test-offline rpm
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -25,13 +25,23 @@ install: $(BIN)/python  ## the appliance, its runners and the st2 CLI
 install-test: install test-tools
 	$(BIN)/pip install -q $(NODEPS) -e '.[test]'
 
-# Programs the tests run for real (an sshd on loopback for the remote runners, sudo), as program:package.
-TEST_TOOLS := /usr/sbin/sshd:openssh-server /usr/bin/sudo:sudo
+# Programs the tests run for real, as program:package (a Puppet module's folder stands for its package):
+# an sshd on loopback for the remote runners and sudo; rpmbuild, rpmlint, a static busybox, cpio and
+# systemd-analyze for the RPM tests; nginx, openssl, redis, Puppet 7, puppet-lint, rspec-puppet and Debian's
+# stdlib, inifile and rabbitmq Puppet modules for the nginx and Puppet tests.
+TEST_TOOLS := /usr/sbin/sshd:openssh-server /usr/bin/sudo:sudo /usr/bin/rpmbuild:rpm /usr/bin/rpmlint:rpmlint \
+	/usr/bin/busybox:busybox-static /usr/bin/cpio:cpio /usr/bin/systemd-analyze:systemd \
+	/usr/sbin/nginx:nginx /usr/bin/openssl:openssl /usr/bin/redis-server:redis-server \
+	/usr/bin/puppet:puppet /usr/bin/puppet-lint:puppet-lint /usr/bin/rspec-puppet-init:ruby-rspec-puppet \
+	/usr/share/puppet/modules/stdlib:puppet-module-puppetlabs-stdlib \
+	/usr/share/puppet/modules/inifile:puppet-module-puppetlabs-inifile \
+	/usr/share/puppet/modules/rabbitmq:puppet-module-puppetlabs-rabbitmq
 test-tools:  ## install the system programs the tests use, when missing (needs root)
 	@missing=""; for pair in $(TEST_TOOLS); do [ -x "$${pair%%:*}" ] || missing="$$missing $${pair##*:}"; done; \
 	if [ -z "$$missing" ]; then exit 0; fi; \
 	if [ "$$(id -u)" != 0 ]; then echo "the tests need:$$missing (install them as root)"; \
-	elif command -v apt-get >/dev/null; then DEBIAN_FRONTEND=noninteractive apt-get install -y -q $$missing; \
+	elif command -v apt-get >/dev/null; then export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -q $$missing || { apt-get update -q && apt-get install -y -q $$missing; }; \
 	elif command -v dnf >/dev/null; then dnf install -y -q $$missing; \
 	else echo "the tests need:$$missing"; fi
 
@@ -72,6 +82,12 @@ mirror: install  ## offline package mirror in $(MIRROR): locked wheels for cp39+
 	$(BIN)/pyrepo fetch --mirror $(MIRROR)
 	$(BIN)/pyrepo add --mirror $(MIRROR) . $(RUNNERS) pyrepo
 	$(BIN)/pyrepo check --mirror $(MIRROR)
+
+# RPMs for EL9: st2 for its python3 (3.9) by default, for python3.11 with PYTHON=python3.11.
+RPM_DIR ?= $(CURDIR)/var/rpm
+RPM_PYTHON = $(if $(filter command line environment,$(origin PYTHON)),$(PYTHON),python3.9)
+rpm: mirror  ## st2, st2-mirror and st2-nginx RPMs in $(RPM_DIR), built offline from $(MIRROR) (needs rpmbuild)
+	$(BIN)/python scripts/packaging/build-rpms --mirror $(MIRROR) --out $(RPM_DIR) --python $(RPM_PYTHON)
 
 serve-mirror:  ## serve $(MIRROR) read-only on port 8080 for other hosts
 	$(BIN)/pyrepo serve --mirror $(MIRROR) --bind 0.0.0.0 --port 8080
