@@ -4,6 +4,7 @@ completing them), every transition is stored, duplicates and lost messages chang
 from __future__ import annotations
 
 import os
+import threading
 
 import pytest
 
@@ -188,3 +189,63 @@ def test_only_the_tasks_named_in_the_notify_runner_parameter_notify_with_the_wor
     complete(ctx, engine, greet, "succeeded", {"stdout": "hello di"})
     shout = children(ctx, execution)[1]
     assert "notify" not in greet["liveaction"] and shout["liveaction"]["notify"] == notify
+
+
+def side_by_side(*calls) -> None:
+    """Run the calls at the same moment, each in a thread of its own (two engine processes)."""
+    barrier = threading.Barrier(len(calls))
+
+    def run(call):
+        barrier.wait()
+        call()
+
+    threads = [threading.Thread(target=run, args=(call,)) for call in calls]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_engines_told_of_one_completion_request_the_next_task_once(ctx, engine, attempt):
+    other = WorkflowEngine(ctx)  # another st2workflowengine: a cache of its own
+    execution, workflow = requested(ctx, engine, "sequence", who="al")
+    engine.start(workflow["id"])
+    (greet,) = children(ctx, execution)
+    done = ctx.executions.transition(greet["id"], "succeeded", (models.REQUESTED,), {"result": {"stdout": "hi"}})
+    side_by_side(lambda: engine.on_child(done), lambda: other.on_child(done))
+    assert [c["context"]["orquesta"]["task_name"] for c in children(ctx, execution)] == ["greet", "shout"]
+
+
+@pytest.mark.parametrize("attempt", range(3))
+def test_two_engines_applying_two_items_at_once_lose_neither(ctx, engine, attempt):
+    other = WorkflowEngine(ctx)
+    execution, workflow = requested(ctx, engine, "items", names=["a", "b", "c"])
+    engine.start(workflow["id"])
+    first, second = children(ctx, execution)
+    done = [ctx.executions.transition(c["id"], "succeeded", (models.REQUESTED,), {"result": {"stdout": c["id"]}})
+            for c in (first, second)]
+    side_by_side(lambda: engine.on_child(done[0]), lambda: other.on_child(done[1]))
+    third = children(ctx, execution)[2:]
+    assert [c["parameters"]["message"] for c in third] == ["c"]  # requested once, after both
+    complete(ctx, engine, third[0], "succeeded", {"stdout": "c"})
+    final = ctx.executions.get(execution["id"])
+    assert final["status"] == "succeeded" and final["result"]["output"]["said"] == [first["id"], second["id"], "c"]
+
+
+def test_an_engine_whose_write_comes_second_reads_again_and_requests_nothing_twice(ctx, engine):
+    other = WorkflowEngine(ctx)
+    execution, workflow = requested(ctx, engine, "sequence", who="al")
+    other.start(workflow["id"])
+    (greet,) = children(ctx, execution)
+    done = ctx.executions.transition(greet["id"], "succeeded", (models.REQUESTED,), {"result": {"stdout": "hi"}})
+    write = other.workflows.update
+
+    def first_engine_writes_first(*args, **kwargs):
+        other.workflows.update = write
+        engine.on_child(done)  # between the other engine's read and its write
+        return write(*args, **kwargs)
+
+    other.workflows.update = first_engine_writes_first
+    other.on_child(done)
+    assert [c["context"]["orquesta"]["task_name"] for c in children(ctx, execution)] == ["greet", "shout"]
