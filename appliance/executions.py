@@ -172,6 +172,25 @@ class Executions:
             return updated
         return self.get(execution_id)
 
+    def resume(self, execution_id: str) -> Optional[dict]:
+        """Resume a paused workflow: resuming, then st2workflowengine (Orquesta) or st2actionrunner (an action
+        chain, asked here) runs it on. The execution now resuming, or None when it was not paused."""
+        doc = self.transition(execution_id, models.RESUMING, (models.PAUSED,))
+        if doc is not None and doc["runner"]["name"] in PAUSABLE_RUNNERS:
+            self.bus.request_run(execution_id)
+        return doc
+
+    def root(self, doc: dict) -> dict:
+        """The execution at the top of `doc`'s parents (doc itself when it has none)."""
+        seen = {doc["id"]}
+        while doc.get("parent") and doc["parent"] not in seen:
+            parent = self.get(doc["parent"])
+            if parent is None:
+                break
+            seen.add(parent["id"])
+            doc = parent
+        return doc
+
     def _tell_workflow(self, doc: dict) -> None:
         """News for st2workflowengine: what a workflow's child reports, or a workflow asked to pause, resume or
         cancel."""

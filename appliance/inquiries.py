@@ -1,7 +1,8 @@
 """Inquiries: check, answer and time out executions of the `inquirer` runner (StackStorm's inquiry service).
 
-Answering or timing one out only completes its execution; st2workflowengine hears that like any child's
-completion and resumes the inquiry's workflow (see WorkflowEngine.on_child), so nothing here races with it.
+Answering or timing one out completes its execution; st2workflowengine hears that like any child's completion
+and resumes the inquiry's Orquesta workflow (see WorkflowEngine.on_child), so nothing here races with it. An
+inquiry in an action chain paused the chain: its answer resumes the topmost execution, as StackStorm's does.
 With `[garbagecollector] purge_inquiries` (the appliance's default), time-outs are found by st2garbagecollector,
 as StackStorm's garbage collector finds them, and, for the inquiry asked about, by the API itself, so a response
 after the TTL is refused even between two collections. Without it, as StackStorm by default, nothing times out.
@@ -81,7 +82,15 @@ def respond(executions: Executions, execution: dict, response: dict) -> dict:
     if done is None:
         check(executions.get(execution["id"]) or execution)
         raise InquiryError(f'Inquiry "{execution["id"]}" has already been responded to.')
+    resume_chain(executions, done)
     return done
+
+
+def resume_chain(executions: Executions, inquiry: dict) -> None:
+    """An inquiry answered or timed out in an action chain (not an Orquesta task: its engine resumes that)
+    resumes the root of its parents when it is paused, as StackStorm resumes the root liveaction."""
+    if inquiry.get("parent") and "orquesta" not in (inquiry.get("context") or {}):
+        executions.resume(executions.root(inquiry)["id"])
 
 
 def expired(execution: dict, now: Optional[datetime.datetime] = None) -> bool:
@@ -101,6 +110,7 @@ def expire(executions: Executions, execution: dict) -> dict:
                                  started=execution["start_timestamp"])
     if done is not None:
         LOG.info("inquiry %s timed out after %s minutes", execution["id"], execution["result"]["ttl"])
+        resume_chain(executions, done)
     return done or executions.get(execution["id"]) or execution
 
 

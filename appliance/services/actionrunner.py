@@ -43,6 +43,7 @@ ACTIVE = (models.RUNNING, models.CANCELING, models.PAUSING, models.PAUSED, model
 # How often a runner waiting for a child execution (action-chain) reads it: doubling from the first to the last.
 CHILD_POLL = (0.02, 0.5)
 PAUSE_ASKED = (models.PAUSING, models.PAUSED)
+CHILD_STOPS = (*models.COMPLETED_STATUSES, models.PAUSED, models.PENDING)  # a chain stops waiting on these
 
 
 
@@ -212,20 +213,19 @@ class ActionRunnerService(WorkerService):
     def _resume_child(self, parent: dict, cancel: threading.Event, execution_id: str) -> dict:
         """Resume a paused workflow child of a resumed chain, then await it."""
         executions = self.ctx.executions
-        child = executions.transition(execution_id, models.RESUMING, (models.PAUSED,)) or executions.get(execution_id)
+        child = executions.resume(execution_id) or executions.get(execution_id)
         if child is None:
             raise RequestError(f'Unable to resume execution "{execution_id}": it does not exist.')
-        if child["status"] == models.RESUMING and child["runner"]["name"] in PAUSABLE_RUNNERS:
-            self.ctx.bus.request_run(execution_id)
         return self._await_child(parent, child, cancel)
 
     def _await_child(self, parent: dict, child: dict, cancel: threading.Event) -> dict:
-        """Read the child until it completes or pauses (the database is the truth: no message to lose). A
-        cancel of the parent cancels it, then waits for its runner to end it; a pause of the parent reaches a
-        workflow child, as StackStorm cascades it; a stopping service stops waiting."""
+        """Read the child until it completes, pauses or waits for a response (an inquiry: the chain then pauses
+        until it is answered, as StackStorm's); the database is the truth, no message to lose. A cancel of the
+        parent cancels it, then waits for its runner to end it; a pause of the parent reaches a workflow child,
+        as StackStorm cascades it; a stopping service stops waiting."""
         delay, longest = CHILD_POLL
         asked = paused = False
-        while child["status"] not in (*models.COMPLETED_STATUSES, models.PAUSED) and not self._stop.is_set():
+        while child["status"] not in CHILD_STOPS and not self._stop.is_set():
             if cancel.is_set() and not asked:
                 self.ctx.executions.cancel(child["id"])
                 asked = True
@@ -287,7 +287,19 @@ class ActionRunnerService(WorkerService):
             {"status": models.RESUMING, "runner.name": {"$in": list(PAUSABLE_RUNNERS)}}, limit=self.workers)
         for doc in stale + resuming:
             self.submit(doc["id"])
-        return len(stale) + len(resuming)
+        return len(stale) + len(resuming) + self._resume_answered_chains()
+
+    def _resume_answered_chains(self) -> int:
+        """A chain paused on an inquiry that was answered before the chain was stored paused: its answer found
+        nothing paused to resume, so the sweep does it."""
+        resumed = 0
+        for doc in self.ctx.executions.coll.find({"status": models.PAUSED,
+                                                  "runner.name": {"$in": list(PAUSABLE_RUNNERS)}}):
+            last = ((doc.get("result") or {}).get("tasks") or [{}])[-1]
+            waited = last.get("execution_id") if last.get("state") == models.PENDING else None
+            if waited and (self.ctx.executions.get(waited) or {}).get("status") in models.COMPLETED_STATUSES:
+                resumed += self.ctx.executions.resume(self.ctx.executions.root(doc)["id"]) is not None
+        return resumed
 
     def _catch_missed_cancels(self) -> None:
         """A cancel request is also in the database: act on it even if its message was lost."""

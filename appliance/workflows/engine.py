@@ -38,7 +38,7 @@ REQUESTED_BY = {models.CANCELING: (models.CANCELING, models.CANCELED), models.PA
                 models.RESUMING: (models.RUNNING, models.RESUMING)}
 # What a request asks of a running subworkflow: (its new status, the statuses it may have).
 SUBWORKFLOW = {"cancel": (models.CANCELING, (models.RUNNING, models.PAUSING, models.PAUSED, models.RESUMING)),
-               "pause": (models.PAUSING, (models.RUNNING,)), "resume": (models.RESUMING, (models.PAUSED,))}
+               "pause": (models.PAUSING, (models.RUNNING,))}
 # The workflow statuses its action execution takes too, from the statuses it may have then.
 FOLLOWED = {models.PAUSING: (models.RUNNING,), models.PAUSED: (models.RUNNING, models.PAUSING),
             models.RUNNING: (models.RESUMING, models.PAUSED)}
@@ -223,11 +223,11 @@ class WorkflowEngine:
                 self.ctx.executions.transition(child["id"], models.CANCELED, waiting)
             elif runner in PAUSABLE_RUNNERS and change == "cancel":
                 self.ctx.executions.cancel(child["id"])  # its runner ends it (a paused one is canceled at once)
+            elif runner in WORKFLOW_RUNNERS and change == "resume":
+                self.ctx.executions.resume(child["id"])
             elif runner in WORKFLOW_RUNNERS:
                 target, sources = SUBWORKFLOW[change]
-                moved = self.ctx.executions.transition(child["id"], target, sources)
-                if moved is not None and runner in PAUSABLE_RUNNERS and target == models.RESUMING:
-                    self.ctx.bus.request_run(child["id"])  # st2actionrunner runs the chain on
+                self.ctx.executions.transition(child["id"], target, sources)
 
     def _active_children(self, doc: dict) -> list[dict]:
         statuses = [models.REQUESTED, models.SCHEDULED, models.DELAYED, *ACTIVE]

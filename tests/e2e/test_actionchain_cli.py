@@ -141,3 +141,15 @@ def test_a_pause_of_a_workflow_reaches_its_chain_task_and_resume_goes_on_in_both
     ok(chaintest.st2("execution", "resume", execution_id))
     done = chaintest.wait_status(execution_id, timeout=60)
     assert done["status"] == "succeeded" and done["result"] == {"output": {"chain": "succeeded"}}, done
+
+
+def test_an_inquiry_pauses_the_chain_and_its_answer_resumes_it(chaintest: Appliance):
+    execution_id = chaintest.st2_async("chaintest.approve")
+    chaintest.wait_status(execution_id, ("paused",), timeout=60)
+    (inquiry,) = [c for c in chaintest.api("GET", f"executions/{execution_id}/children").json()
+                  if c["status"] == "pending"]
+    ok(chaintest.st2("inquiry", "respond", inquiry["id"], "-r", '{"continue": true}'))
+    done = chaintest.wait_status(execution_id, timeout=60)
+    assert done["status"] == "succeeded", done
+    assert nodes(chaintest, execution_id) == [("ask", "core.ask", "succeeded"), ("tell", "core.echo", "succeeded")]
+    assert done["result"]["tasks"][1]["result"]["stdout"] == "continue=True"

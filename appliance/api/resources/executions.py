@@ -9,7 +9,7 @@ import falcon
 from appliance import models
 from appliance.api.http import bad_request, json_object, not_found, respond
 from appliance.api.listing import list_collection, project, projection, time_range
-from appliance.executions import PAUSABLE_RUNNERS, WORKFLOW_RUNNERS
+from appliance.executions import WORKFLOW_RUNNERS
 from appliance.models import EXECUTION_REQUEST, EXECUTIONS, Field, Schema
 from appliance.models.schema import shown
 from appliance.services.context import Context
@@ -125,13 +125,14 @@ class Execution(_Base):
             raise bad_request(f"Unsupported status change to {shown(status)}.")
         done, sources, verb, state = PAUSE_RESUME[status]
         if doc["status"] not in done:
-            changed = self.executions.transition(doc["id"], status, sources)
+            if status == models.RESUMING:
+                changed = self.executions.resume(doc["id"])
+            else:
+                changed = self.executions.transition(doc["id"], status, sources)
             if changed is None:
                 raise bad_request(f'Unable to {verb} liveaction "{doc["liveaction"]["id"]}" because it is not in '
                                   f"a {state} state.")
             doc = changed
-            if status == models.RESUMING and doc["runner"]["name"] in PAUSABLE_RUNNERS:
-                self.ctx.bus.request_run(doc["id"])  # st2actionrunner runs the chain on from where it paused
         respond(resp, self._public(req, doc))
 
     def on_delete(self, req: falcon.Request, resp: falcon.Response, execution_id: str) -> None:

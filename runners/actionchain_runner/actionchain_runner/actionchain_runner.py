@@ -8,8 +8,9 @@ template that does not render) stops the chain as failed with a top-level `error
 StackStorm's: `{"tasks": [...], "published": {...}}`.
 
 A pause asked of the chain takes effect between two nodes (a workflow node is asked to pause too, by
-st2actionrunner): the chain is stored `paused` with its result so far and its vars in its context; resumed, it
-goes on from its last node (resuming that node's execution first when it had paused), as StackStorm's.
+st2actionrunner), and a node that pauses or waits for a response (core.ask) pauses the chain: it is stored
+`paused` with its result so far and its vars in its context; resumed (an inquiry's answer resumes it), it goes on
+from its last node (resuming that node's execution first when it had paused), as StackStorm's.
 """
 
 from __future__ import annotations
@@ -103,7 +104,7 @@ class ChainRun:
             return self.chain.start
         last = tasks[-1]
         node = self.chain.node(last["name"])
-        if last["state"] == models.PAUSED:  # its execution paused with the chain: it goes on first
+        if last["state"] in (models.PAUSED, models.PENDING):  # its execution paused (or asked): it goes on first
             tasks.pop()
             try:
                 child = self.ctx.resume_child(last["execution_id"])
@@ -141,7 +142,7 @@ class ChainRun:
         """The node's execution ended (or paused): record it, publish, and pick the next node by its outcome."""
         self.results[node.name] = child.get("result")
         self.result["tasks"].append(_task(node, child, created, None))
-        if child["status"] == models.PAUSED:
+        if child["status"] in (models.PAUSED, models.PENDING):  # paused itself, or an inquiry awaits its answer
             self.status = models.PAUSED
             return None
         self._publish(node)
