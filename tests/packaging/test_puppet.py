@@ -21,46 +21,29 @@ import configparser
 import glob
 import json
 import os
-import shutil
-import socket
-import stat
-import subprocess
-import sys
-import time
 import urllib.parse
-import uuid
-from dataclasses import dataclass
-from typing import Iterator
 
 import pytest
+from puppet_harness import (
+    MODULE,
+    RABBITMQ_PASSWORD,
+    SYSTEM_MODULES,
+    ScratchRedis,
+    harness,
+    mode,
+    program,
+    puppet_apply,
+    puppet_string,
+    require_apply,
+    require_system_modules,
+    run,
+    st2_class,
+    wiring,
+)
 
 from tests.support import rabbitmq as broker
-from tests.support.appliance_conf import free_ports
-
-# The end-to-end harness (tests/e2e/e2e_harness.py), importable as tests/e2e/conftest.py has it.
-sys.path.insert(0, os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "e2e"))
-import e2e_harness as harness  # noqa: E402
 
 pytestmark = pytest.mark.packaging
-
-MODULES = os.path.join(harness.ROOT, "puppet", "modules")
-MODULE = os.path.join(MODULES, "st2")
-SYSTEM_MODULES = "/usr/share/puppet/modules"
-MODULEPATH = f"{MODULES}:{SYSTEM_MODULES}"
-FACTER_NOISE = "Facter: Permission denied @ rb_sysopen - /proc/1/environ"  # this sandbox's PID 1; harmless
-RABBITMQ_PASSWORD = "p@ss:w/rd%41#x?"  # every character a URL would misread, to prove the encoding
-
-
-def program(name: str) -> str:
-    found = shutil.which(name)
-    if not found:
-        harness.unavailable(f"{name} is not installed (make test-tools installs it)")
-    return found
-
-
-def run(argv: list[str], timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
-    return subprocess.run(argv, capture_output=True, text=True, timeout=timeout, check=False,
-                          stdin=subprocess.DEVNULL, **kwargs)
 
 
 def manifests() -> list[str]:
@@ -89,9 +72,7 @@ def test_puppet_parser_validate_clean():
 def test_rspec_puppet_catalogs():
     """Every class, define and function (spec/), with the Debian-packaged modules on the module path."""
     rspec = program("rspec")
-    for module in ("stdlib", "inifile", "rabbitmq"):
-        if not os.path.isdir(os.path.join(SYSTEM_MODULES, module)):
-            harness.unavailable(f"the puppet module {module} is not installed in {SYSTEM_MODULES} (make test-tools)")
+    require_system_modules()
     done = run([rspec, "--format", "progress", "--no-color"], timeout=600, cwd=MODULE,
                env=dict(os.environ, ST2_SPEC_SYSTEM_MODULES=SYSTEM_MODULES))
     output = done.stdout + done.stderr
@@ -108,67 +89,10 @@ def test_rspec_puppet_catalogs():
 
 
 # -- puppet apply for real ----------------------------------------------------------------------
-@dataclass
-class ScratchRedis:
-    port: int
-    conf: str
-    proc: subprocess.Popen
-
-    def cli(self, *args: str, password: str = "") -> subprocess.CompletedProcess:
-        env = dict(os.environ, REDISCLI_AUTH=password) if password else None
-        return run(["redis-cli", "-h", "127.0.0.1", "-p", str(self.port), "--no-auth-warning", *args],
-                   timeout=10, env=env)
-
-
-@pytest.fixture
-def scratch_redis(tmp_path) -> Iterator[ScratchRedis]:
-    server = program("redis-server")
-    program("redis-cli")
-    (port,) = free_ports(1)
-    conf = tmp_path / "redis" / "redis.conf"
-    conf.parent.mkdir()
-    conf.write_text(f"bind 127.0.0.1\nport {port}\ndaemonize no\ndir {conf.parent}\nsave \"\"\n"
-                    "appendonly no\n\n# requirepass foobared\n")
-    log = open(conf.parent / "redis.log", "w")
-    proc = subprocess.Popen([server, str(conf)], stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    made = ScratchRedis(port, str(conf), proc)
-    try:
-        assert harness.wait_until(lambda: made.cli("PING").stdout.strip() == "PONG", 15), "redis did not start"
-        yield made
-    finally:
-        harness.stop_process(proc)
-        log.close()
-
-
-@pytest.fixture
-def rabbitmq_account() -> Iterator[tuple[str, str]]:
-    """(vhost, user) names nobody has; both deleted afterwards, whatever the test made of them."""
-    try:
-        socket.create_connection((broker.HOST, broker.PORT), timeout=3).close()
-    except OSError as exc:
-        harness.unavailable(f"RabbitMQ unavailable at {broker.HOST}:{broker.PORT}: {exc}")
-    ctl = broker.rabbitmqctl()
-    if not ctl:
-        harness.unavailable("rabbitmqctl not found")
-    name = f"st2-puppet-{uuid.uuid4().hex[:10]}"
-    try:
-        yield name, name
-    finally:
-        run([ctl, "delete_vhost", name], timeout=60)
-        run([ctl, "delete_user", name], timeout=60)
-
-
-def puppet_string(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
 def site_manifest(appliance: harness.Appliance, etc: str, vhost: str, user: str, redis: ScratchRedis,
                   mirror: str) -> str:
-    values = {
-        "manage_package": "false",
-        "manage_services": "false",  # PID 1 is not systemd here
-        "user": "'root'",
-        "group": "'root'",
+    return st2_class({
+        **wiring(vhost, user, redis),
         "conf_dir": puppet_string(etc),
         "conf_path": puppet_string(appliance.config_path),
         "base_path": puppet_string(appliance.base),
@@ -177,48 +101,15 @@ def site_manifest(appliance: harness.Appliance, etc: str, vhost: str, user: str,
         "api_port": str(appliance.api_port),
         "stream_port": str(appliance.stream_port),
         "log_path": puppet_string(appliance.log_path),
-        "database": "'sqlite'",  # no MongoDB server here
-        "supervisor_mode": "'processes'",
-        "rabbitmq_host": puppet_string(broker.HOST),
-        "rabbitmq_port": str(broker.PORT),
-        "rabbitmq_vhost": puppet_string(vhost),
-        "rabbitmq_username": puppet_string(user),
-        "rabbitmq_password": f"Sensitive({puppet_string(RABBITMQ_PASSWORD)})",
-        "rabbitmq_delete_guest_user": "false",  # the other tests' broker account
-        "redis_port": str(redis.port),
-        "redis_config_file": puppet_string(redis.conf),
         "pip_find_links": puppet_string("file://" + mirror),
         "pip_conf_path": puppet_string(os.path.join(etc, "pip.conf")),
         "settings": "{ 'stream' => { 'heartbeat' => 1 } }",
         "packs": "{ 'testpack' => { 'config' => { 'greeting' => 'hello from puppet', 'nodes' => ['n1', 'n2'] } } }",
-    }
-    width = max(map(len, values))
-    body = "\n".join(f"  {key.ljust(width)} => {value}," for key, value in values.items())
-    return f"class {{ 'st2':\n{body}\n}}\n"
-
-
-def puppet_apply(manifest: str, vardir: str) -> tuple[int, str, float]:
-    """(exit code, output without the sandbox's facter noise, seconds)."""
-    env = dict(os.environ, ERL_EPMD_ADDRESS="127.0.0.1",  # rabbitmqctl (the rabbitmq module's facts) on loopback only
-               PATH=os.environ.get("PATH", "/usr/bin:/bin") + ":/usr/sbin:/sbin")
-    started = time.monotonic()
-    done = run([program("puppet"), "apply", "--detailed-exitcodes", "--color=false", "--modulepath", MODULEPATH,
-                "--vardir", vardir, "--rundir", os.path.join(vardir, "run"), "--publicdir",
-                os.path.join(vardir, "public"), "--logdest", "console", manifest], timeout=300, env=env)
-    output = "\n".join(line for line in (done.stdout + done.stderr).splitlines() if FACTER_NOISE not in line)
-    return done.returncode, output, time.monotonic() - started
-
-
-def mode(path: str) -> int:
-    return stat.S_IMODE(os.stat(path).st_mode)
+    })
 
 
 def test_puppet_apply_for_real(tmp_path, scratch_redis: ScratchRedis, rabbitmq_account: tuple[str, str]):
-    if os.geteuid() != 0:
-        harness.unavailable("puppet apply of the st2 module needs root (rabbitmqctl, file owners)")
-    for module in ("stdlib", "inifile", "rabbitmq"):
-        if not os.path.isdir(os.path.join(SYSTEM_MODULES, module)):
-            harness.unavailable(f"the puppet module {module} is not installed in {SYSTEM_MODULES} (make test-tools)")
+    require_apply()
     harness.require_cli()
     vhost, user = rabbitmq_account
     etc, mirror, vardir = str(tmp_path / "etc"), str(tmp_path / "mirror"), str(tmp_path / "puppet")

@@ -10,44 +10,42 @@ scriptlets run (install, upgrade to the next release keeping a changed st2.conf,
 from __future__ import annotations
 
 import configparser
-import contextlib
-import json
 import os
 import re
 import shutil
-import signal
 import stat
 import subprocess
 from pathlib import Path
 
 import pytest
-from rpm_harness import Built, build_rpms, unavailable
+from rpm_harness import (
+    VENV,
+    Built,
+    build_rpms,
+    busybox_root,
+    extract,
+    kill_left_in,
+    payload_env,
+    payload_run,
+    rpm,
+    run_json,
+    unavailable,
+    use_stand_in_python,
+)
 
 from appliance import config as config_module
-from appliance import procfs
 from tests.support.appliance_conf import free_ports
 
 pytestmark = pytest.mark.packaging
 
 ROOT = Path(__file__).resolve().parents[2]
-VENV = "/opt/stackstorm/st2"
 SITE = f"{VENV}/lib/python3.9/site-packages"
 UNIT_DIR = "/usr/lib/systemd/system"
-ALIEN_NOISE = "RPM should not be used directly"
 # What the RPMs may require: EL9 BaseOS and AppStream packages, and what rpm itself provides.
 EL9_PACKAGES = {"python3", "python3.11", "shadow-utils", "systemd", "openssh-clients", "logrotate", "nginx", "openssl"}
 
 
 # -- helpers ---------------------------------------------------------------------------------------
-def rpm(*args: str, check: bool = True) -> subprocess.CompletedProcess:
-    done = subprocess.run(["rpm", *args], capture_output=True, text=True, timeout=300)
-    done.stderr = "".join(line + "\n" for line in done.stderr.splitlines()
-                          if ALIEN_NOISE not in line and "assuming you know what you are doing" not in line)
-    if check:
-        assert done.returncode == 0, f"rpm {' '.join(args)}: {done.stdout}{done.stderr}"
-    return done
-
-
 def file_list(package: Path) -> list[str]:
     return rpm("-qlp", str(package)).stdout.splitlines()
 
@@ -64,15 +62,6 @@ def dump(package: Path) -> dict[str, dict]:
 
 def requirements(package: Path) -> set[str]:
     return {line.strip() for line in rpm("-qpR", str(package)).stdout.splitlines()}
-
-
-def extract(package: Path, root: Path) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    payload = subprocess.Popen(["rpm2cpio", str(package)], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-    done = subprocess.run(["cpio", "-idm", "--quiet"], stdin=payload.stdout, cwd=root, capture_output=True)
-    payload.stdout.close()
-    assert payload.wait() == 0 and done.returncode == 0, done.stderr
-    return root
 
 
 @pytest.fixture(scope="module")
@@ -250,11 +239,7 @@ def installed_payload(rpms: Built, tmp_path: Path):
     EL9's /usr/bin/python3.9), with a st2.conf that is the shipped one with its paths moved into the
     root and free ports. Yields (root, venv, env); stops the appliance afterwards."""
     root = extract(rpms.st2, tmp_path / "root")
-    venv = root / VENV.lstrip("/")
-    os.remove(venv / "bin" / "python3.9")
-    os.symlink(rpms.python, venv / "bin" / "python3.9")
-    cfg = venv / "pyvenv.cfg"
-    cfg.write_text(re.sub(r"^home = .*$", f"home = {os.path.dirname(rpms.python)}", cfg.read_text(), flags=re.M))
+    venv = use_stand_in_python(root, rpms.python)
 
     config = configparser.ConfigParser(interpolation=None)
     config.read(root / "etc" / "st2" / "st2.conf")
@@ -272,33 +257,18 @@ def installed_payload(rpms: Built, tmp_path: Path):
         config.write(handle)
     home = tmp_path / "home"
     home.mkdir()
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("ST2_", "PYTHON", "VIRTUAL_ENV"))}
-    env.update(HOME=str(home), TERM="dumb", ST2_COLORIZE="false", ST2_CONFIG_PATH=str(conf))
+    env = payload_env(home, conf)
     try:
         yield root, venv, env
     finally:
-        subprocess.run([str(venv / "bin" / "python"), str(venv / "bin" / "st2ctl"), "stop"], env=env,
-                       capture_output=True, timeout=90, check=False)
-        for proc in procfs.live_processes():  # whatever survived, by pid
-            if str(root) in " ".join(procfs.cmdline(proc.pid)):
-                with contextlib.suppress(OSError):
-                    os.kill(proc.pid, signal.SIGKILL)
+        payload_run(venv, env, "st2ctl", "stop", timeout=90)
+        kill_left_in(root)  # whatever survived, by pid
         shutil.rmtree(root, ignore_errors=True)
-
-
-def run_json(venv: Path, env: dict, *args: str) -> dict:
-    done = subprocess.run([str(venv / "bin" / "python"), str(venv / "bin" / "st2"), *args, "-j"], env=env,
-                          capture_output=True, text=True, timeout=120)
-    assert done.returncode == 0 and "Traceback" not in done.stderr, done.stdout + done.stderr
-    text = done.stdout
-    return json.loads(text[min(i for i in (text.find("{"), text.find("[")) if i >= 0):])
 
 
 def test_payload_runs_core_local_and_clush_cmd_with_python39(installed_payload, rpms: Built):
     root, venv, env = installed_payload
-    python = [str(venv / "bin" / "python")]
-    done = subprocess.run([*python, str(venv / "bin" / "st2ctl"), "start"], env=env, capture_output=True, text=True,
-                          timeout=120)  # no --config-file: $ST2_CONFIG_PATH, as /etc/st2/st2.conf on a host
+    done = payload_run(venv, env, "st2ctl", "start")  # no --config-file: $ST2_CONFIG_PATH, as /etc/st2/st2.conf
     log = root / "var" / "log" / "st2" / "st2.log"
     assert done.returncode == 0, done.stdout + done.stderr + (log.read_text()[-3000:] if log.exists() else "")
     assert f"Registered {len(shipped_packs())} packs." in done.stdout, done.stdout
@@ -339,37 +309,6 @@ def test_systemd_analyze_verifies_the_units(payload: Path, tmp_path: Path):
 
 
 # -- rpm --root with the scriptlets ----------------------------------------------------------------
-STUBS = {
-    # shadow-utils' stand-ins in the busybox root: they record their calls and write /etc/passwd, /etc/group
-    "usr/bin/getent": '#!/bin/sh\ngrep -q "^$2:" "/etc/$1"\n',
-    "usr/sbin/groupadd": '#!/bin/sh\necho "groupadd $*" >> /var/log/accounts.log\nfor name; do :; done\n'
-                         'echo "$name:x:$((900 + $(cat /etc/group | wc -l))):" >> /etc/group\n',
-    "usr/sbin/useradd": '#!/bin/sh\necho "useradd $*" >> /var/log/accounts.log\nfor name; do :; done\n'
-                        'uid=$((900 + $(cat /etc/passwd | wc -l)))\n'
-                        'case " $* " in *" -U "*) echo "$name:x:$uid:" >> /etc/group;; esac\n'
-                        'echo "$name:x:$uid:$uid::/home/$name:/sbin/nologin" >> /etc/passwd\n',
-}
-APPLETS = ("sh", "cat", "echo", "grep", "mkdir", "rm", "wc", "ls", "test", "[", "true")
-
-
-def busybox_root(path: Path) -> Path:
-    for folder in ("bin", "usr/bin", "usr/sbin", "etc", "dev", "run", "tmp", "var/log"):
-        (path / folder).mkdir(parents=True, exist_ok=True)
-    shutil.copy(shutil.which("busybox"), path / "bin" / "busybox")
-    for applet in APPLETS:
-        os.symlink("busybox", path / "bin" / applet)
-    (path / "etc" / "passwd").write_text("root:x:0:0:root:/root:/bin/sh\n")
-    (path / "etc" / "group").write_text("root:x:0:\n")
-    (path / "dev" / "null").touch(0o666)  # no mknod: a file that swallows what scriptlets discard
-    for name, text in STUBS.items():
-        (path / name).write_text(text)
-        (path / name).chmod(0o755)
-    if subprocess.run(["chroot", str(path), "/bin/sh", "-c", "true"], capture_output=True).returncode != 0:
-        unavailable(f"{shutil.which('busybox')} does not run in a chroot (install busybox-static, not busybox)")
-    rpm("--root", str(path), "--initdb")
-    return path
-
-
 def group_id(root: Path, name: str) -> int:
     for line in (root / "etc" / "group").read_text().splitlines():
         if line.startswith(f"{name}:"):
