@@ -17,10 +17,15 @@ RUNNERS := $(sort $(dir $(wildcard runners/*/pyproject.toml)))
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 
-install: $(BIN)/python  ## the appliance, its runners and the st2 CLI
+install: $(BIN)/python  ## the appliance, its runners, the st2 CLI and the operator scripts
 	$(if $(LOCKED),$(BIN)/pip install -q --require-hashes -r $(LOCK))
 	$(BIN)/pip install -q $(NODEPS) -e . $(addprefix -e ,$(RUNNERS)) -e pyrepo st2client==3.9.0
 	$(BIN)/pip check >/dev/null || $(BIN)/pip check
+	$(BIN)/python -m appliance.st2client_compat >/dev/null  # st2 pack config's prompts (appliance/st2client_compat.py)
+	@# scripts/st2-* (st2-register-content, st2-run-pack-tests) into the venv's bin, as the RPM's spec puts them
+	for script in scripts/st2-*; do \
+		if [ -f "$$script" ] && [ -x "$$script" ]; then install -m 0755 "$$script" "$(BIN)/"; fi; \
+	done
 
 install-test: install test-tools
 	$(BIN)/pip install -q $(NODEPS) -e '.[test]'

@@ -11,7 +11,7 @@ from appliance import models
 from appliance.datastore.keys import Keys
 from appliance.executions import Executions
 from appliance.models import ACTIONS, RUNNER_TYPES, ValidationError
-from appliance.parameters import ParameterError, render, validate_request
+from appliance.parameters import ParameterError, cast_values, render, validate_request
 from appliance.store import Store
 
 
@@ -47,6 +47,8 @@ class ActionRequests:
             raise RequestError(f'Runner "{action["runner_type"]}" of action "{ref}" is not installed.')
         if not runner_type.get("enabled", True):
             raise RequestError(f'Runner "{runner_type["name"]}" is disabled.')
+        if context.get("parameters_rendered"):  # a rule's values, rendered over the payload: text until typed
+            parameters = cast_values(runner_type, action, parameters)
         try:
             validate_request(runner_type, action, parameters)
         except ParameterError as exc:

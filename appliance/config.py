@@ -13,6 +13,7 @@ import copy
 import json
 import math
 import os
+import shlex
 from dataclasses import dataclass, field
 from typing import Any, Callable, Optional
 
@@ -42,6 +43,24 @@ def _list(raw: str) -> list[str]:
 def _paths(raw: str) -> list[str]:
     """Folders separated by ':' as StackStorm writes packs_base_paths (',' accepted too)."""
     return [item.strip() for item in raw.replace(":", ",").split(",") if item.strip()]
+
+
+def _arguments(raw: str) -> list[str]:
+    """Command-line options as StackStorm's ListOpt writes them (comma-separated), each item split as a
+    shell would (`-i URL` is two arguments): StackStorm passed `-i URL` to pip as one (st2#5910)."""
+    try:
+        return [word for item in _list(raw) for word in shlex.split(item)]
+    except ValueError as exc:
+        raise ValueError(f"cannot split {raw.strip()!r} into arguments: {exc}") from None
+
+
+def _index_urls(raw: str) -> list[str]:
+    """Pack index URLs: file:///... (a site's own index.json), http:// or https://."""
+    urls = _list(raw)
+    for url in urls:
+        if not url.lower().startswith(("file://", "http://", "https://")):
+            raise ValueError(f"{url!r} is not a file://, http:// or https:// URL")
+    return urls
 
 
 def _json_dict(raw: str) -> dict:
@@ -177,10 +196,15 @@ OPTIONS: dict[str, dict[str, tuple[Callable[[str], Any], Any]]] = {
     "content": {
         "system_packs_base_path": (str, ""),
         "packs_base_paths": (_paths, []),
+        # pack indexes (StackStorm's index.json) for `st2 pack search/show` and installs by name; none by
+        # default: the appliance never asks the Exchange, a site publishes its own (file:// works offline)
+        "index_url": (_index_urls, []),
     },
     "actionrunner": {
         "python_binary": (_executable, ""),  # "" = the appliance's own interpreter
-        "virtualenv_binary": (_executable, ""),
+        "virtualenv_binary": (_executable, ""),  # "" = `<python_binary> -m venv`
+        "virtualenv_opts": (_arguments, ["--system-site-packages"]),  # pack virtualenvs' creation options
+        "pip_opts": (_arguments, []),  # `pip install` options for pack requirements, e.g. --index-url URL
         "stream_output": (_bool, True),
         "workers": (int, 16),
     },

@@ -7,16 +7,20 @@ across re-registration, so references from executions stay valid.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import logging
 import os
+import threading
 from typing import Callable, Iterable, Optional
 
 import yaml
 
-from appliance import models, runners
+from appliance import codec, models, runners
 from appliance.models import (
     ACTIONS,
+    CONFIG_SCHEMAS,
+    CONFIGS,
     PACKS,
     RUNNER_TYPES,
     SENSOR_TYPES,
@@ -25,6 +29,7 @@ from appliance.models import (
     ValidationError,
     ref_of,
 )
+from appliance.models.config import CONFIG_SCHEMA_FILE, validate_config
 from appliance.models.schema import shown
 from appliance.models.trigger import shadow_of
 from appliance.rules.definitions import RuleDefinitions
@@ -90,7 +95,8 @@ def build_action(body: dict, runner_types: Collection, existing: Optional[dict] 
 
 
 class Registrar:
-    """Upserts runner types, packs, actions, trigger types and rules, and checks pack configs."""
+    """Upserts runner types, packs (with their config schemas), actions, trigger types, sensors, rules and
+    pack configs."""
 
     def __init__(self, store: Store, packs_paths: list[str], configs_path: str = "",
                  validate_trigger_parameters: bool = True):
@@ -100,6 +106,8 @@ class Registrar:
         self.trigger_types = store.collection(TRIGGER_TYPES)
         self.triggers = store.collection(TRIGGERS)
         self.sensor_types = store.collection(SENSOR_TYPES)
+        self.config_schemas = store.collection(CONFIG_SCHEMAS)
+        self.configs = store.collection(CONFIGS)
         self.rule_definitions = RuleDefinitions(store, validate_trigger_parameters)
         self.packs_paths = packs_paths
         self.configs_path = configs_path
@@ -152,6 +160,7 @@ class Registrar:
         except ValidationError as exc:
             raise ContentError(f"{manifest_path}: {exc}") from None
         pack = upsert(self.packs, "ref", {**pack, "uid": PACKS.uid(pack)})
+        self.register_config_schema(pack["ref"], directory)
         count = 0
         if with_actions:
             for path in _metadata_files(directory, "actions"):
@@ -218,14 +227,62 @@ class Registrar:
         except ValidationError as exc:
             raise ContentError(f"{path}: {exc}") from None
 
-    def check_config(self, ref: str) -> bool:
-        """Whether the pack has a config (configs_path/<pack>.yaml); a broken one is a ContentError.
-        Actions read their config at run time, so registering a config is checking it."""
-        path = os.path.join(self.configs_path, f"{ref}.yaml")
+    def register_config_schema(self, pack: str, pack_dir: str) -> Optional[dict]:
+        """The pack's config.schema.yaml, checked as StackStorm checks it (a broken one is a ContentError
+        naming the file); a pack without one has no schema (one left from an earlier version is dropped)."""
+        path = os.path.join(pack_dir, CONFIG_SCHEMA_FILE)
+        if not os.path.isfile(path):
+            self.config_schemas.delete_many({"pack": pack})
+            return None
+        attributes = read_yaml(path)
+        if not attributes:
+            raise ContentError(f'Config schema "{path}" is empty and invalid.')
+        try:
+            schema = CONFIG_SCHEMAS.build({"pack": pack, "attributes": attributes})
+        except ValidationError as exc:
+            raise ContentError(f"{path}: {exc}") from None
+        return upsert(self.config_schemas, "pack", schema)
+
+    def config_path(self, pack: str) -> str:
+        return os.path.join(self.configs_path, f"{pack}.yaml")
+
+    def _checked_config(self, pack: str, values: dict) -> dict:
+        """The config document for `values`, validated against the pack's registered schema (with its
+        defaults filled in, as StackStorm validates; the values are stored as given)."""
+        schema = self.config_schemas.find_one({"pack": pack})
+        if schema is not None:
+            validate_config(values, schema.get("attributes") or {}, pack, self.config_path(pack))
+        try:
+            codec.dumps(values)
+        except (TypeError, ValueError) as exc:  # YAML's !!binary, say: the store and the API hold JSON
+            raise ValidationError(f"the config holds a value JSON cannot represent ({exc})", "values") from None
+        return CONFIGS.build({"pack": pack, "values": values})
+
+    def register_config(self, pack: str) -> bool:
+        """Register <configs_path>/<pack>.yaml; False when there is none (a config registered before is
+        dropped). A broken or invalid one is a ContentError naming the file and the attribute."""
+        path = self.config_path(pack)
         if not os.path.exists(path):
+            self.configs.delete_many({"pack": pack})
             return False
-        read_yaml(path)
+        try:
+            config = self._checked_config(pack, read_yaml(path))
+        except ValidationError as exc:
+            raise ContentError(f'Failed to register config "{path}" for pack "{pack}": {exc}') from None
+        upsert(self.configs, "pack", config)
         return True
+
+    def save_config(self, pack: str, values: dict) -> dict:
+        """PUT /v1/configs/<pack>: validate, write <configs_path>/<pack>.yaml (0600, replaced whole) and
+        register it; returns the stored config. The pack must be registered (its ref is a safe name)."""
+        config = self._checked_config(pack, values)
+        path = self.config_path(pack)
+        try:
+            _write_private(path, yaml.safe_dump(config["values"], default_flow_style=False))
+        except OSError as exc:
+            raise ContentError(f'Cannot write the config of pack "{pack}" to {path}: {exc.strerror}') from None
+        LOG.info('Config for pack "%s" is updated (%s).', pack, path)
+        return upsert(self.configs, "pack", config)
 
     def register(
         self,
@@ -297,9 +354,25 @@ class Registrar:
         count = 0
         for ref in refs:
             try:
-                count += self.check_config(ref)
+                count += self.register_config(ref)
             except ContentError as exc:
                 if fail_on_failure:
                     raise
                 LOG.warning("skipping config of pack %s: %s", ref, exc)
         return count
+
+
+def _write_private(path: str, text: str) -> None:
+    """Replace `path` with `text` in one step, the file 0600 whatever the umask (a config holds secrets)."""
+    os.makedirs(os.path.dirname(path), mode=0o700, exist_ok=True)
+    temporary = f"{path}.{os.getpid()}.{threading.get_ident()}.tmp"
+    handle = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | os.O_NOFOLLOW, 0o600)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as out:
+            out.write(text)
+        os.chmod(temporary, 0o600)
+        os.replace(temporary, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(temporary)
+        raise

@@ -31,3 +31,21 @@ def validator_for(schema: dict, build: Builder) -> jsonschema.Draft4Validator:
     if found is None:
         found = kept[key] = build(schema)
     return found
+
+
+def nullable(spec: dict, default_type: str = "") -> dict:
+    """`spec` also accepting null, the way StackStorm widens the schema of a value that may be left out
+    (its allow_default_none, for action parameters and pack configs alike): null joins the type, or the
+    anyOf/oneOf options. `default_type` is the type a spec without one has ("string" for a config key)."""
+    for combinator in ("anyOf", "oneOf"):
+        if combinator in spec:
+            options = spec[combinator] if isinstance(spec[combinator], list) else []
+            if any(isinstance(option, dict) and option.get("type", default_type) == "null" for option in options):
+                return spec
+            return {**spec, combinator: [*options, {"type": "null"}]}
+    declared = spec.get("type", default_type)
+    if isinstance(declared, list):
+        return spec if "null" in declared else {**spec, "type": [*declared, "null"]}
+    if declared and declared != "null":
+        return {**spec, "type": [declared, "null"]}
+    return spec

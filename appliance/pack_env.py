@@ -13,6 +13,8 @@ from typing import Optional
 import yaml
 
 from appliance.datastore.keys import Keys
+from appliance.models.config import CONFIG_SCHEMA_FILE, CONFIG_SCHEMAS, fill_defaults, validate_config
+from appliance.models.schema import ValidationError
 from appliance.parameters import render_config
 
 # st2common, st2actions and st2reactor as packs import them; handed on PYTHONPATH, never imported here.
@@ -75,10 +77,23 @@ def _yaml_problem(exc: yaml.YAMLError) -> str:
 
 
 def pack_config(configs_path: str, pack: str, pack_path: str, keys: Keys, user: str) -> dict:
-    """The pack's config as its code sees it: st2kv templates rendered for `user`, the schema's
-    secret items decrypted. Raises PackConfigError or parameters.ParameterError."""
-    config = read_pack_config(os.path.join(configs_path, f"{pack}.yaml"))
-    if not config:
-        return {}
-    schema = read_pack_config(os.path.join(pack_path, "config.schema.yaml")) if pack_path else {}
-    return render_config(config, schema, keys, user, pack)
+    """The pack's config as its code sees it (python actions' self.config, a sensor's config), the
+    one place it is made: <configs_path>/<pack>.yaml, when there is one, checked against the pack's
+    config.schema.yaml as registration checks it; its st2kv templates rendered for `user` and the
+    schema's secret items decrypted; then the schema's defaults put in for what it leaves out, as
+    StackStorm's config loader does (also without a config file). Raises PackConfigError or
+    parameters.ParameterError, one line each."""
+    path = os.path.join(configs_path, f"{pack}.yaml")
+    config = read_pack_config(path)
+    schema_path = os.path.join(pack_path, CONFIG_SCHEMA_FILE) if pack_path else ""
+    schema = read_pack_config(schema_path) if schema_path else {}
+    try:
+        CONFIG_SCHEMAS.fields["attributes"].validate("attributes", schema)  # as registration checks it
+    except ValidationError as exc:
+        raise PackConfigError(f"The pack config schema {schema_path} is invalid: {exc}") from None
+    if os.path.exists(path):
+        try:
+            validate_config(config, schema, pack, path)
+        except ValidationError as exc:
+            raise PackConfigError(str(exc)) from None
+    return fill_defaults(render_config(config, schema, keys, user, pack), schema)

@@ -25,12 +25,12 @@ import os
 import shlex
 import subprocess
 import sys
-import sysconfig
 import tempfile
 from dataclasses import dataclass
 from typing import Optional
 
 from appliance.pack_env import COMPAT_PATH
+from appliance.packs.virtualenvs import inject_pth
 
 USAGE = """\
 Usage: st2-run-pack-tests [-c] [-j] [-t] [-v] [-x] -p <path to pack> [-f <test selection>]
@@ -43,7 +43,6 @@ Usage: st2-run-pack-tests [-c] [-j] [-t] [-v] [-x] -p <path to pack> [-f <test s
   -x : no test virtualenv: run with the appliance's Python as it is"""
 
 VIRTUALENVS_FOLDER = "st2-pack-tests-virtualenvs"  # under the temporary directory: /tmp unless TMPDIR says
-SITE_PTH = "zzzzzzzzzz__st2__.pth"  # StackStorm's name: read after every other .pth of the virtualenv
 PYTEST_REQUIREMENT = "pytest>7"
 MOCK_FALLBACK = os.path.join(COMPAT_PATH, "fallback")  # `import mock` = unittest.mock
 # A pack with its own pytest configuration keeps it; any other is cut off from configurations and
@@ -167,7 +166,7 @@ class PackTests:
             done = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
             if done.returncode != 0:
                 raise Stop(f"Could not create the virtualenv {self.virtualenv_dir}: {done.stdout.strip()}", 2)
-            self._add_appliance_site_packages()
+            inject_pth(self.virtualenv_dir)  # the appliance's site-packages and StackStorm's modules
         python = os.path.join(self.virtualenv_dir, "bin", "python")
         if not os.path.isfile(python):
             raise Stop(f"No test virtualenv in {self.virtualenv_dir}: run without -j to create it, or with -x "
@@ -176,22 +175,6 @@ class PackTests:
         self.python = python
         self.env["VIRTUAL_ENV"] = self.virtualenv_dir
         self._put_on_path(os.path.join(self.virtualenv_dir, "bin"))
-
-    def _add_appliance_site_packages(self) -> None:
-        """A .pth in the virtualenv that adds the appliance's site-packages (and runs their .pth files)."""
-        ours = []
-        for name in ("purelib", "platlib"):
-            path = sysconfig.get_path(name)
-            if os.path.isdir(path) and os.path.realpath(path) not in map(os.path.realpath, ours):
-                ours.append(path)
-        python = os.path.join(self.virtualenv_dir, "bin", "python")
-        asked = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))"],
-                               capture_output=True, text=True, env=self.env)
-        if asked.returncode != 0:
-            raise Stop(f"The virtualenv's Python does not run: {asked.stderr.strip()}", 2)
-        lines = "".join(f"import site; site.addsitedir({path!r})\n" for path in ours)
-        with open(os.path.join(asked.stdout.strip(), SITE_PTH), "w") as handle:
-            handle.write(lines)
 
     def _install(self) -> None:
         """pytest when missing, then the pack's requirement files, with pip and the PIP_* environment."""

@@ -16,7 +16,8 @@ import jsonschema
 from appliance.datastore.crypto import CryptoError
 from appliance.datastore.keys import Keys, decrypt_kv
 from appliance.expressions.filters import FILTERS
-from appliance.json_schemas import validator_for
+from appliance.json_schemas import nullable, validator_for
+from appliance.models.config import items_for, properties_for
 from appliance.models.parameter_specs import ST2_ONLY_KEYS
 from appliance.models.schema import SECRET_MASK
 
@@ -54,6 +55,9 @@ def _schema(specs: dict) -> dict:
     properties = {}
     for name, spec in specs.items():
         prop = {key: value for key, value in spec.items() if key not in ST2_ONLY_KEYS and key != "default"}
+        # As StackStorm validates a request: an optional parameter, or one whose default is null, may be null.
+        if (not spec.get("required") or "default" in spec) and spec.get("default") is None:
+            prop = nullable(prop)
         properties[name] = prop
     required = sorted(name for name, spec in specs.items() if spec.get("required") and "default" not in spec)
     schema: dict = {"type": "object", "properties": properties, "additionalProperties": False}
@@ -179,27 +183,29 @@ def _render_value(value: Any, scope: dict) -> Any:
 def render_config(config: dict, schema: dict, keys: Keys, user: str, pack: str) -> dict:
     """A pack config with its templates (`{{ st2kv.system.token }}`) rendered for `user`, at any
     depth, as StackStorm's config loader does: an empty result becomes None, and an item that the
-    config schema marks `secret` is decrypted (unless its template does it with decrypt_kv)."""
+    config schema marks `secret` is decrypted (unless its template does it with decrypt_kv). The
+    schema of a nested value comes from properties, patternProperties, additionalProperties, items
+    and additionalItems (appliance.models.config)."""
     scope = {"st2kv": keys.namespace(user)}
 
     def walk(value: Any, spec: dict, path: str) -> Any:
         if isinstance(value, dict):
-            known = spec.get("properties") if isinstance(spec.get("properties"), dict) else {}
-            return {k: walk(v, _spec(known.get(k, spec.get("additionalProperties"))), f"{path}{k}.")
-                    for k, v in value.items()}
+            specs = properties_for(spec, list(value))
+            return {k: walk(v, _spec(specs.get(k)), f"{path}{k}.") for k, v in value.items()}
         if isinstance(value, list):
-            items = spec.get("items")
-            return [walk(v, _spec(items[i] if isinstance(items, list) and i < len(items) else items), f"{path}{i}.")
-                    for i, v in enumerate(value)]
+            specs = items_for(spec, len(value))
+            return [walk(v, specs[i] if i < len(specs) else {}, f"{path}{i}.") for i, v in enumerate(value)]
         if not _is_template(value):
             return value
         try:
             rendered = _jinja.from_string(value).render(scope)
             if rendered and spec.get("secret") and "decrypt_kv" not in value:
                 rendered = keys.decrypt(rendered)
-        except (jinja2.TemplateError, CryptoError) as exc:
+        except Exception as exc:  # a template's own error ({{ 1/0 }}, a filter's TypeError) is the config's
+            known = isinstance(exc, (jinja2.TemplateError, CryptoError))
+            detail = str(exc) if known else f"{type(exc).__name__}: {exc}"
             raise ParameterError(f'Failed to render dynamic configuration value for key "{path[:-1]}" with value '
-                                 f'"{value}" for pack "{pack}" config: {exc}') from None
+                                 f'"{value}" for pack "{pack}" config: {detail}') from None
         return rendered or None
 
     return walk(config, {"properties": schema}, "")
@@ -207,6 +213,13 @@ def render_config(config: dict, schema: dict, keys: Keys, user: str, pack: str) 
 
 def _spec(value: Any) -> dict:
     return value if isinstance(value, dict) else {}
+
+
+def cast_values(runner_type: dict, action: dict, values: dict) -> dict:
+    """`values` with each text given its parameter's declared type (integer, number, boolean), as
+    StackStorm's rule enforcer types the parameters it rendered over a trigger payload."""
+    specs = merged_specs(runner_type.get("runner_parameters") or {}, action.get("parameters") or {})
+    return {name: _cast(value, (specs.get(name) or {}).get("type")) for name, value in values.items()}
 
 
 def _cast(value: Any, kind: Any) -> Any:

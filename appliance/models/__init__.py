@@ -8,6 +8,7 @@ from __future__ import annotations
 from appliance.models.action import ACTIONS
 from appliance.models.api_key import API_KEYS
 from appliance.models.common import format_time, new_id, now, parse_time
+from appliance.models.config import CONFIG_SCHEMAS, CONFIGS
 from appliance.models.execution import (
     ABANDONED,
     CANCELABLE_STATUSES,
@@ -47,10 +48,11 @@ from appliance.models.workflow_execution import WORKFLOW_EXECUTIONS
 
 ENTITIES = (EXECUTIONS, EXECUTION_OUTPUT, ACTIONS, RUNNER_TYPES, PACKS, TOKENS, API_KEYS, TRIGGER_TYPES, TRIGGERS,
             TRIGGER_INSTANCES, KEY_VALUE_PAIRS, RULES, RULE_ENFORCEMENTS, REVISIONS, LEASES, SENSOR_TYPES,
-            WORKFLOW_EXECUTIONS)
+            WORKFLOW_EXECUTIONS, CONFIG_SCHEMAS, CONFIGS)
 
 __all__ = [
     "ABANDONED", "ACTIONS", "API_KEYS", "CANCELABLE_STATUSES", "CANCELED", "CANCELING", "COMPLETED_STATUSES",
+    "CONFIGS", "CONFIG_SCHEMAS",
     "DELAYED", "ENTITIES", "EXECUTIONS", "EXECUTION_OUTPUT", "EXECUTION_REQUEST", "FAILED", "PACKS", "PAUSED",
     "KEY_VALUE_PAIRS", "LEASES", "REVISIONS", "KEY_VALUE_PAIR_REQUEST", "RULES", "RULE_ENFORCEMENTS", "SENSOR_TYPES",
     "PAUSING", "PENDING", "REQUESTED", "RESUMING", "RUNNER_TYPES", "RUNNING", "SCHEDULED", "SECRET_MASK",

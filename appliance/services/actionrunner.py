@@ -157,6 +157,8 @@ class ActionRunnerService(WorkerService):
             "ST2_ACTION_EXECUTION_ID": doc["id"],
             "ST2_ACTION_API_URL": self.ctx.config.api_url,
         }
+        if self.ctx.config.path:  # the packs pack's actions read st2.conf (packs base, virtualenvs, index)
+            env["ST2_CONFIG_PATH"] = os.path.abspath(self.ctx.config.path)
         if with_token:
             token = self.ctx.credentials.issue_token(user, self.token_ttl, {"execution_id": doc["id"]})
             env["ST2_ACTION_AUTH_TOKEN"] = token["token"]

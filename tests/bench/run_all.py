@@ -1,15 +1,16 @@
-"""`make bench`: every benchmark, one after the other, within a fixed time budget (< 17 minutes).
+"""`make bench`: every benchmark, one after the other, within a fixed time budget (< 19 minutes).
 
 Runs tests/bench/bench_e2e.py (a real appliance, embedded and over RabbitMQ, plus listing over 100k
 stored executions), tests/bench/bench_clush.py (clush.cmd over 1024 nodes against plain ClusterShell),
 tests/bench/bench_rules.py (rules-engine throughput with 500 rules), tests/bench/bench_webhook.py
 (webhook to execution latency), tests/bench/bench_workflows.py (with-items over 1k/5k/10k core.noop items,
-100 sequential tasks) and tests/bench/bench_store.py,
+100 sequential tasks), tests/bench/bench_packs.py (st2 run packs.install of a pack with 3 requirements from a
+local mirror, st2-run-pack-tests on a pack of 20 tests) and tests/bench/bench_store.py,
 each as a child process whose output is passed through as it comes.
 A child that overruns its share gets SIGTERM (it then stops its appliances and deletes its vhosts),
 then SIGKILL if it has not exited 60 s later.
 
-Run: python tests/bench/run_all.py [--budget 760] [arguments for bench_e2e.py ...]
+Run: python tests/bench/run_all.py [--budget 1090] [arguments for bench_e2e.py ...]
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ CLUSH_BUDGET = 150.0  # seconds for bench_clush.py (start, 2 x 5 rounds of ~2 x 
 RULES_BUDGET = 60.0  # seconds for bench_rules.py (500 rules, 3000 trigger instances: ~5 s)
 WEBHOOK_BUDGET = 90.0  # seconds for bench_webhook.py (start, 200 webhooks one at a time, stop)
 WORKFLOWS_BUDGET = 240.0  # seconds for bench_workflows.py (16,000 items at ~250/s, 100 tasks, start and stop)
+PACKS_BUDGET = 90.0  # seconds for bench_packs.py (2 pack test runs ~5 s, start, one install ~5-10 s, stop: ~25 s)
 TARGET = re.compile(r"^(\S+) (\S+) \(target (\S+), ratio (\S+)\)$")
 
 
@@ -70,7 +72,7 @@ def run(argv: list[str], timeout: float, grace: float, lines: list[str]) -> int:
 
 def main(argv: Optional[list[str]] = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--budget", type=float, default=1000.0, help="seconds for everything (1000)")
+    parser.add_argument("--budget", type=float, default=1090.0, help="seconds for everything (1090)")
     args, e2e_args = parser.parse_known_args(argv)
     started = time.monotonic()
     lines: list[str] = []
@@ -80,7 +82,7 @@ def main(argv: Optional[list[str]] = None) -> int:
 
     # bench_e2e.py keeps to its own --budget; its child timeout adds the time it needs to clean up.
     e2e_budget = (args.budget - GRACE - CLUSH_BUDGET - RULES_BUDGET - WEBHOOK_BUDGET - WORKFLOWS_BUDGET
-                  - (STORE_RESERVE if has_store else 0.0))
+                  - PACKS_BUDGET - (STORE_RESERVE if has_store else 0.0))
     print(f"# bench_e2e.py (budget {e2e_budget:.0f}s)", flush=True)
     code = run([sys.executable, os.path.join(HERE, "bench_e2e.py"), "--budget", str(e2e_budget), *e2e_args],
                e2e_budget + 30.0, GRACE, lines)
@@ -108,6 +110,12 @@ def main(argv: Optional[list[str]] = None) -> int:
                WORKFLOWS_BUDGET, GRACE, lines)
     if code != 0:
         failed.append(f"bench_workflows.py (exit {code})")
+
+    print(f"# bench_packs.py (budget {PACKS_BUDGET:.0f}s)", flush=True)
+    code = run([sys.executable, os.path.join(HERE, "bench_packs.py"), "--budget", str(PACKS_BUDGET - 30)],
+               PACKS_BUDGET, GRACE, lines)
+    if code != 0:
+        failed.append(f"bench_packs.py (exit {code})")
 
     if has_store:
         left = args.budget - (time.monotonic() - started) - STORE_GRACE

@@ -24,11 +24,14 @@ import configparser
 import contextlib
 import json
 import os
+import pty
 import re
+import select
 import shutil
 import signal
 import subprocess
 import sys
+import sysconfig
 import tempfile
 import time
 import uuid
@@ -38,6 +41,7 @@ import pytest
 import requests
 
 from appliance import procfs
+from appliance.st2client_compat import PTH_NAME
 from tests.support.appliance_conf import free_ports, write_st2_conf
 from tests.support.rabbitmq import Vhosts, url_of
 
@@ -52,6 +56,8 @@ KEEP = os.environ.get("APPLIANCE_E2E_KEEP", "") not in ("", "0")  # keep temp di
 COMPLETED = ("succeeded", "failed", "timeout", "canceled", "abandoned")
 CLI_TIMEOUT = 60.0  # upper bound of one st2 command; healthy ones take 1-4 s (the CLI polls every 2 s)
 WAIT = 20.0  # upper bound of a status wait
+QUIET = 20.0  # seconds without output before an interactive dialog is declared stuck
+ESCAPES = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")  # prompt_toolkit shows and hides the cursor, even when TERM=dumb
 
 
 def unavailable(reason: str) -> None:
@@ -338,6 +344,25 @@ def refused(done: subprocess.CompletedProcess) -> str:
     return text
 
 
+def registered(appliance: Appliance, pack: str) -> Optional[dict]:
+    """The pack as the API has it registered (GET /v1/packs/<pack>), None when it is not."""
+    resp = appliance.api("GET", f"packs/{pack}")
+    return resp.json() if resp.status_code == 200 else None
+
+
+def actions_of(appliance: Appliance, pack: str) -> set[str]:
+    resp = appliance.api("GET", "actions", params={"pack": pack})
+    assert resp.status_code == 200, resp.text
+    return {action["name"] for action in resp.json()}
+
+
+def probe(appliance: Appliance, pack: str) -> dict:
+    """The result of `<pack>.probe` (tests/support/pack_repos.py's probe_action), which must succeed."""
+    execution = appliance.run_completed(f"{pack}.probe", timeout=60)
+    assert execution["status"] == "succeeded", execution
+    return execution["result"]["result"]
+
+
 def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> None:
     if proc.poll() is None:
         proc.terminate()
@@ -351,6 +376,60 @@ def stop_process(proc: subprocess.Popen, timeout: float = 15.0) -> None:
 def require_cli() -> None:
     if not os.access(ST2, os.X_OK):
         unavailable(f"the st2 CLI is not installed next to {sys.executable} (pip install st2client==3.9.0)")
+
+
+def require_prompts() -> None:
+    """st2client 3.9.0's interactive prompts (`st2 pack config`) need the appliance's .pth (make install)."""
+    pth = os.path.join(sysconfig.get_paths()["purelib"], PTH_NAME)
+    if not os.path.exists(pth):
+        pytest.fail(f"{pth} is missing: run `make install` (st2client 3.9.0's prompts need it)", pytrace=False)
+
+
+def answer_prompts(appliance: Appliance, args: list[str], answers: list[tuple[str, str]],
+                   timeout: float = 90.0) -> tuple[int, str]:
+    """Run `st2 <args>` on a pseudo-terminal and answer each prompt: the first (regex, text) of `answers`
+    whose regex matches the line the CLI waits on. A prompt nobody answers fails the test (no hang).
+    Returns the exit code and what the CLI printed (carriage returns and terminal escapes removed)."""
+    pid, fd = pty.fork()
+    if pid == 0:  # the child: the CLI, with the harness's environment (TERM=dumb: plain prompts)
+        try:
+            os.execve(ST2, ["st2", *args], appliance.env())
+        finally:
+            os._exit(127)
+    output, pending = "", ""
+    deadline, last_output = time.monotonic() + timeout, time.monotonic()
+    try:
+        while time.monotonic() < deadline:
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if not ready:
+                if time.monotonic() - last_output > QUIET:
+                    raise AssertionError(f"st2 {' '.join(args)} waits on a prompt nobody answers:\n{output}")
+                continue
+            try:
+                data = os.read(fd, 4096).decode(errors="replace")
+            except OSError:  # the CLI ended: the terminal is gone
+                break
+            if not data:
+                break
+            last_output = time.monotonic()
+            output += data
+            pending += ESCAPES.sub("", data.replace("\r", ""))
+            waiting_on = pending.split("\n")[-1]
+            for pattern, text in answers:
+                if re.search(pattern, waiting_on):
+                    os.write(fd, text.encode() + b"\r")
+                    pending = ""
+                    break
+        else:
+            raise AssertionError(f"st2 {' '.join(args)} did not end in {timeout}s:\n{output}")
+    finally:
+        try:
+            os.kill(pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        _, status = os.waitpid(pid, 0)
+        os.close(fd)
+    return os.waitstatus_to_exitcode(status), ESCAPES.sub("", output.replace("\r", ""))
 
 
 @contextlib.contextmanager

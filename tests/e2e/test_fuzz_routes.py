@@ -54,7 +54,8 @@ BODY_FIELDS = ("action", "parameters", "context", "user", "delay", "status", "na
                "enabled", "entry_point", "description", "tags", "notify", "output_schema", "metadata_file",
                "metadata", "key_hash", "id", "created_at", "packs", "types", "fail_on_failure", "ttl", "token",
                "tasks", "reset", "parent", "execution_id", "type", "default", "required", "secret", "immutable",
-               "enum", "position", "p", "trigger", "criteria", "pattern", "url")
+               "enum", "position", "p", "trigger", "criteria", "pattern", "url", "force", "skip_dependencies", "env",
+               "ref_or_id", "query")
 JUNK = ("..", "../..", "%00", "\x00", "a" * 5000, "null", "-1", "0", "1e309", "9" * 40, "true", "[]", "{}",
         "{{ 1/0 }}", "{{ st2kv.system.x }}", "<% 1 %>", "%", "%zz", "%ff", " ", "é/ü", "💥", ",", "a,b", "last")
 # Junk for header values, sent as UTF-8; without control characters or outer spaces, which the HTTP
@@ -213,6 +214,7 @@ def make_seeds(app: Appliance) -> Seeds:
     assert webhook.status_code == 201, webhook.text
     pack_id = app.api("GET", "packs/core").json()["id"]
     sensor_id = _sensor(app)
+    app.add_fixture_pack("configpack")  # a pack with a config schema, for /config_schemas and /configs
     runner_id = app.api("GET", "runnertypes/noop").json()["id"]
     ids = [done["id"], delayed.json()["id"], action.json()["id"], key.json()["id"]]
     action_body = {"name": "fuzzed", "pack": "fuzz", "runner_type": "noop", "parameters": {"p": {"type": "string"}},
@@ -229,6 +231,7 @@ def make_seeds(app: Appliance) -> Seeds:
             "enforcement_id": [enforcement_id],
             "hook:path": ["st2", "fuzz/hook"],
             "inquiry_id": [inquiry["id"], done["id"]],
+            "pack_ref": ["configpack", "core"],
         },
         # Only the noop runner's actions: generated parameters must never reach a shell.
         body_values=["core.noop", "fuzz.fuzzed", "fuzz", "noop", "st2admin", app.token, *ids, 1000, 0, -1,
@@ -243,12 +246,18 @@ def make_seeds(app: Appliance) -> Seeds:
             "/apikeys": {"user": "st2admin", "key_hash": "0" * 128, "metadata": {}, "enabled": True},
             "/apikeys/{id_or_key}": {"metadata": {"a": 1}, "enabled": True},
             "/packs/register": {"packs": ["core"], "types": ["actions"], "fail_on_failure": True},
+            # installs that fail at once (no pack index here), removals of a pack nobody has
+            "/packs/install": {"packs": ["fuzz_absent"], "force": False, "skip_dependencies": False,
+                               "env": {"PIP_NO_INDEX": "yes"}},
+            "/packs/uninstall": {"packs": ["fuzz_absent"]}, "/packs/unload": {"packs": ["fuzz_absent"]},
+            "/packs/index/search": {"query": "fuzz"},
             "/tokens": {"ttl": 60}, "/tokens/validate": {"token": app.token},
             "/triggertypes": TRIGGER_TYPE, "/triggertypes/{ref_or_id}": TRIGGER_TYPE,
             "/rules": RULE, "/rules/{ref_or_id}": RULE,
             "/webhooks/{hook:path}": {"trigger": "fuzz.fuzzed", "payload": {"a": 1}},
             "/sensortypes/{ref_or_id}": {"enabled": False},
             "/inquiries/{inquiry_id}": {"id": inquiry["id"], "response": {"continue": True}},
+            "/configs/{pack_ref}": {"api_url": "https://x", "api_key": "k", "hosts": ["a"], "auth": {"user": "u"}},
         },
         token=app.token, api_key=key.json()["key"], password=app.password,
     )

@@ -42,7 +42,8 @@ ROOT = Path(__file__).resolve().parents[2]
 SITE = f"{VENV}/lib/python3.9/site-packages"
 UNIT_DIR = "/usr/lib/systemd/system"
 # What the RPMs may require: EL9 BaseOS and AppStream packages, and what rpm itself provides.
-EL9_PACKAGES = {"python3", "python3.11", "shadow-utils", "systemd", "openssh-clients", "logrotate", "nginx", "openssl"}
+EL9_PACKAGES = {"python3", "python3.11", "shadow-utils", "systemd", "openssh-clients", "logrotate", "git-core", "nginx",
+                "openssl"}
 
 
 # -- helpers ---------------------------------------------------------------------------------------

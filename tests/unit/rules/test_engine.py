@@ -73,6 +73,16 @@ def test_payload_text_is_never_rendered_as_a_template(ctx):
     assert runner_values["cmd"] == "echo {{ st2kv.system.evil }}"
 
 
+def test_rendered_values_take_the_type_of_their_parameter(ctx):
+    """As StackStorm's enforcer (render_live_params): "{{ trigger... }}" text given to an integer is an integer."""
+    _rule(ctx, "typed", {}, {"ref": "core.local",
+                             "parameters": {"cmd": "true", "timeout": "{{ trigger.object.value }}"}})
+    instance = _instance(ctx, "cluster.timeout", "7")
+    _engine(ctx).process(instance["id"])
+    [execution] = ctx.executions.coll.find({"trigger_instance.id": instance["id"]})
+    assert execution["parameters"] == {"cmd": "true", "timeout": 7}
+
+
 @pytest.mark.parametrize("action, reason", [
     ({"ref": "core.nothing", "parameters": {}}, 'Action "core.nothing" cannot be found.'),
     ({"ref": "core.local", "parameters": {"cmd": "{{ trigger.no_such }}"}}, "Failed to render parameter 'cmd'"),
