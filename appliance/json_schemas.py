@@ -9,7 +9,7 @@ references, so each thread keeps its own.
 from __future__ import annotations
 
 import threading
-from typing import Callable
+from typing import Any, Callable, Iterator
 
 import jsonschema
 
@@ -49,3 +49,16 @@ def nullable(spec: dict, default_type: str = "") -> dict:
     if declared and declared != "null":
         return {**spec, "type": [declared, "null"]}
     return spec
+
+
+def references(schema: Any) -> Iterator[Any]:
+    """Every `$ref` value in a schema, at any depth (a schema the appliance accepts refers only inside itself)."""
+    if isinstance(schema, dict):
+        for key, item in schema.items():
+            if key == "$ref":
+                yield item
+            else:
+                yield from references(item)
+    elif isinstance(schema, list):
+        for item in schema:
+            yield from references(item)

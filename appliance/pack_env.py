@@ -59,7 +59,7 @@ def read_pack_config(path: str) -> dict:
     except UnicodeDecodeError as exc:
         raise PackConfigError(f"The pack config {path} is not UTF-8 text (byte {exc.start}).") from None
     except yaml.YAMLError as exc:
-        raise PackConfigError(f"The pack config {path} is not valid YAML: {_yaml_problem(exc)}") from None
+        raise PackConfigError(f"The pack config {path} is not valid YAML: {yaml_problem(exc)}") from None
     if data is None:
         return {}
     if not isinstance(data, dict):
@@ -68,7 +68,7 @@ def read_pack_config(path: str) -> dict:
     return data
 
 
-def _yaml_problem(exc: yaml.YAMLError) -> str:
+def yaml_problem(exc: yaml.YAMLError) -> str:
     """PyYAML's problem and position on one line, without its multi-line context."""
     problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
     if problem and mark:

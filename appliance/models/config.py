@@ -23,7 +23,7 @@ from typing import Any, Iterator
 
 import jsonschema
 
-from appliance.json_schemas import nullable
+from appliance.json_schemas import nullable, references
 from appliance.models.names import check_pack_ref
 from appliance.models.schema import SECRET_MASK, Entity, Field, ValidationError, shown
 
@@ -53,32 +53,21 @@ def _meta_schema() -> dict:
                    "nested": {"type": "object", "properties": nested, "dependencies": draft4["dependencies"]}}
     root = {"type": "object", "properties": top, "additionalProperties": False,
             "dependencies": draft4["dependencies"], "definitions": definitions}
-    return _nested_refs(root)
+    return _nestedreferences(root)
 
 
-def _nested_refs(value: Any) -> Any:
+def _nestedreferences(value: Any) -> Any:
     """Every reference to the meta-schema itself pointed at the nested form."""
     if isinstance(value, dict):
-        return {key: ("#/definitions/nested" if key == "$ref" and item == "#" else _nested_refs(item))
+        return {key: ("#/definitions/nested" if key == "$ref" and item == "#" else _nestedreferences(item))
                 for key, item in value.items()}
     if isinstance(value, list):
-        return [_nested_refs(item) for item in value]
+        return [_nestedreferences(item) for item in value]
     return value
 
 
 _META = jsonschema.Draft4Validator(_meta_schema(), format_checker=jsonschema.FormatChecker(formats=("regex",)))
 
-
-def _refs(value: Any) -> Iterator[Any]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "$ref":
-                yield item
-            else:
-                yield from _refs(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _refs(item)
 
 
 def check_config_schema(attributes: dict) -> None:
@@ -90,7 +79,7 @@ def check_config_schema(attributes: dict) -> None:
         error = jsonschema.exceptions.best_match(_META.iter_errors(item))
         if error is not None:
             raise ValidationError(error.message, ".".join([key, *(str(part) for part in error.absolute_path)]))
-        for ref in _refs(item):
+        for ref in references(item):
             if not isinstance(ref, str) or not ref.startswith("#"):
                 raise ValidationError(f"{shown(ref)} is not a reference inside the schema (#/...)", f"{key}.$ref")
 

@@ -8,10 +8,11 @@ against them can never fail on the schema itself, nor fetch anything from elsewh
 
 from __future__ import annotations
 
-from typing import Any, Iterator
+from typing import Any
 
 import jsonschema
 
+from appliance.json_schemas import references
 from appliance.models.names import check_pack_ref, check_relative_path, check_resource_name
 from appliance.models.schema import Entity, Field, ValidationError, shown
 
@@ -46,17 +47,6 @@ def draft4(schema: Any) -> Any:
     return out
 
 
-def _refs(value: Any) -> Iterator[Any]:
-    if isinstance(value, dict):
-        for key, item in value.items():
-            if key == "$ref":
-                yield item
-            else:
-                yield from _refs(item)
-    elif isinstance(value, list):
-        for item in value:
-            yield from _refs(item)
-
 
 def check_schema(schema: dict) -> None:
     """A valid draft-4 schema (draft-3 `required` allowed, regular expressions that compile) whose
@@ -65,7 +55,7 @@ def check_schema(schema: dict) -> None:
     error = jsonschema.exceptions.best_match(_META.iter_errors(converted))
     if error is not None:
         raise ValidationError(error.message, ".".join(str(part) for part in error.absolute_path))
-    for ref in _refs(converted):
+    for ref in references(converted):
         if not isinstance(ref, str) or not ref.startswith("#"):
             raise ValidationError(f"{shown(ref)} is not a reference inside the schema (#/...)", "$ref")
 

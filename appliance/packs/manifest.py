@@ -12,6 +12,7 @@ from typing import Any, Optional
 import yaml
 
 from appliance.models.names import PACK_REF
+from appliance.pack_env import yaml_problem
 from appliance.packs import PackError
 
 MANIFEST = "pack.yaml"
@@ -38,7 +39,7 @@ def read(pack_dir: str, shown_as: str = "") -> dict:
         with open(path, encoding="utf-8") as handle:
             content = yaml.safe_load(handle)
     except yaml.YAMLError as exc:
-        raise PackError(f'Pack "{label}" has an invalid {MANIFEST}: {_yaml_problem(exc)}') from None
+        raise PackError(f'Pack "{label}" has an invalid {MANIFEST}: {yaml_problem(exc)}') from None
     except UnicodeDecodeError as exc:
         raise PackError(f'Pack "{label}" has an invalid {MANIFEST}: not UTF-8 text (byte {exc.start})') from None
     except OSError as exc:
@@ -50,12 +51,6 @@ def read(pack_dir: str, shown_as: str = "") -> dict:
                         f"{type(content).__name__}")
     return content
 
-
-def _yaml_problem(exc: yaml.YAMLError) -> str:
-    problem, mark = getattr(exc, "problem", None), getattr(exc, "problem_mark", None)
-    if problem and mark:
-        return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
-    return " ".join(str(exc).split())
 
 
 def ref_of(metadata: dict) -> str:
