@@ -75,6 +75,10 @@ class Collection(ABC):
         """Documents matching `filters`, ordered by `sort` ([(field, 1 | -1)]), then paged."""
 
     @abstractmethod
+    def ids(self, filters: Optional[Filters] = None, sort: Optional[Sort] = None) -> list[str]:
+        """The ids of the documents matching `filters`, ordered by `sort`, without reading the documents."""
+
+    @abstractmethod
     def count(self, filters: Optional[Filters] = None) -> int:
         """How many documents match."""
 

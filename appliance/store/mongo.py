@@ -136,6 +136,10 @@ class MongoCollection(Collection):
             cursor = cursor.limit(limit)
         return [_from_mongo(doc) for doc in self._call(list, cursor)]
 
+    def ids(self, filters=None, sort=None) -> list[str]:
+        cursor = self._coll.find(_to_mongo(filters), {"_id": 1}).sort(_sort(sort))
+        return [str(doc["_id"]) for doc in self._call(list, cursor)]
+
     def count(self, filters=None) -> int:
         return self._call(self._coll.count_documents, _to_mongo(filters))
 

@@ -263,6 +263,10 @@ class SQLiteCollection(Collection):
             params += [-1 if limit is None else limit, offset]
         return [codec.loads(row[0]) for row in self._run(sql, params)]
 
+    def ids(self, filters=None, sort=None) -> list[str]:
+        where, params = self._where(filters)
+        return [row[0] for row in self._run(f"SELECT id FROM {self._table}{where}{self._order(sort)}", params)]
+
     def count(self, filters=None) -> int:
         where, params = self._where(filters)
         return self._run(f"SELECT COUNT(*) FROM {self._table}{where}", params)[0][0]

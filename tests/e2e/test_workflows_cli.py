@@ -65,6 +65,10 @@ def test_a_subworkflow_is_a_task_whose_children_are_listed_under_it(wftest: Appl
     assert execution["status"] == "succeeded", execution
     assert execution["result"]["output"] == {"inner": {"greeting": "hello bob", "loud": "HELLO BOB"}}
     assert [task[0] for task in tasks(wftest, execution)] == ["inner", "greet", "shout"]
+    shown = wftest.api("GET", f"executions/{execution['id']}", params={"include_attributes": "id,children"}).json()
+    (inner,) = shown["children"]  # the direct children, as StackStorm lists them (st2 run --tail reads them)
+    assert wftest.execution(inner)["action"]["ref"] == "wftest.sequence"
+    assert len(wftest.execution(inner)["children"]) == 2
 
 
 def test_st2_run_tail_follows_the_tasks_of_the_workflow_and_its_subworkflow(wftest: Appliance):

@@ -151,6 +151,7 @@ FILTER_CASES = [
 def test_find_filter(executions, prefix, filters, expected):
     filters = {key.format(p=prefix): value for key, value in filters.items()}
     assert ids(executions.find(filters)) == expected
+    assert executions.ids(filters) == expected
     assert executions.count(filters) == len(expected)
 
 
@@ -183,7 +184,13 @@ def test_find_filter(executions, prefix, filters, expected):
 )
 def test_find_dotted_paths_types_and_id(executions, filters, expected):
     assert ids(executions.find(filters)) == expected
+    assert executions.ids(filters) == expected
     assert executions.count(filters) == len(expected)
+
+
+def test_ids_follow_the_sort(executions):
+    newest_first = ids(executions.find(None, sort=[("start_timestamp", -1)]))
+    assert executions.ids(None, sort=[("start_timestamp", -1)]) == newest_first == ["e6", "e5", "e4", "e3", "e2", "e1"]
 
 
 def test_find_none_filters_means_everything(executions):
