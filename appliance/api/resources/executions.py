@@ -58,7 +58,8 @@ class _Base:
     def _public(self, req: falcon.Request, doc: dict) -> dict:
         """The execution as the API shows it: secrets masked unless show_secrets=True; a workflow's with
         StackStorm's `children`, its child executions' ids oldest first (`st2 run --tail` follows them)."""
-        if doc["runner"]["name"] in WORKFLOW_RUNNERS:
+        runner = (doc.get("runner") or {}).get("name")  # a listing's projection may have left it out
+        if runner in WORKFLOW_RUNNERS or (runner is None and "id" in doc and "children" in projection(req)[0]):
             doc = {**doc, "children": self.executions.coll.ids({"parent": doc["id"]}, [("start_timestamp", 1)])}
         if (req.get_param("show_secrets") or "").lower() in _BOOL_TRUE:
             return EXECUTIONS.public(self.executions.reveal(doc), show_secrets=True)
