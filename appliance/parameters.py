@@ -6,6 +6,8 @@ into a draft-4 `required` list and forbids unknown parameters, with jsonschema's
 
 from __future__ import annotations
 
+import ast
+import json
 from typing import Any, Optional
 
 import jinja2
@@ -15,7 +17,7 @@ import jsonschema
 
 from appliance.datastore.crypto import CryptoError
 from appliance.datastore.keys import Keys, decrypt_kv
-from appliance.expressions.filters import FILTERS
+from appliance.expressions.filters import FILTERS, NONE_MAGIC_VALUE
 from appliance.json_schemas import nullable, validator_for
 from appliance.models.config import items_for, properties_for
 from appliance.models.parameter_specs import ST2_ONLY_KEYS
@@ -118,7 +120,7 @@ def render(
     literal = given if context.get("parameters_rendered") else {}
     resolved = _render_all(raw, scope, literal)
     for name, value in resolved.items():
-        resolved[name] = _cast(value, (specs.get(name) or {}).get("type"))
+        resolved[name] = cast_text(value, (specs.get(name) or {}).get("type"))
     runner_values = {name: value for name, value in resolved.items() if name in runner_specs}
     action_values = {name: value for name, value in resolved.items() if name not in runner_specs}
     return runner_values, action_values
@@ -216,26 +218,41 @@ def _spec(value: Any) -> dict:
 
 
 def cast_values(runner_type: dict, action: dict, values: dict) -> dict:
-    """`values` with each text given its parameter's declared type (integer, number, boolean), as
-    StackStorm's rule enforcer types the parameters it rendered over a trigger payload."""
+    """`values` with each text given its parameter's declared type (see cast_text), as StackStorm's rule
+    enforcer types the parameters it rendered over a trigger payload."""
     specs = merged_specs(runner_type.get("runner_parameters") or {}, action.get("parameters") or {})
-    return {name: _cast(value, (specs.get(name) or {}).get("type")) for name, value in values.items()}
+    return {name: cast_text(value, (specs.get(name) or {}).get("type")) for name, value in values.items()}
 
 
-def _cast(value: Any, kind: Any) -> Any:
-    """Rendered templates are text; give them the declared type as StackStorm does."""
-    if not isinstance(value, str) or not isinstance(kind, str):
+def cast_text(value: Any, kind: Any) -> Any:
+    """Rendered text given the type its parameter declares, as StackStorm casts what a rule or an action
+    chain rendered (`"3"` for an integer is 3, `"['a', 'b']"` for an array is a list, the use_none filter's
+    marker is None). Only text is cast; text that does not convert stays text, and the request's validation
+    then names the parameter."""
+    if not isinstance(value, str):
         return value
+    if value == NONE_MAGIC_VALUE:
+        return None
     try:
+        if kind in ("object", "array"):
+            return _structure(value)
         if kind == "integer":
             return int(value)
         if kind == "number":
             return float(value)
-        if kind == "boolean" and value.lower() in ("true", "false", "1", "0"):
-            return value.lower() in ("true", "1")
-    except ValueError:
+    except (ValueError, SyntaxError, MemoryError, RecursionError):
         return value
+    if kind == "boolean" and value.lower() in ("true", "false"):
+        return value.lower() == "true"
     return value
+
+
+def _structure(text: str) -> Any:
+    """JSON, else a Python literal (never evaluated code): `{{ list_var }}` renders a list as Python writes it."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return ast.literal_eval(text)
 
 
 def secret_names(runner_type: dict, action: dict) -> set:

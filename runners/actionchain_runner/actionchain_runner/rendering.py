@@ -8,12 +8,9 @@ as StackStorm casts it (`"3"` for an integer is 3, `"['a', 'b']"` for an array i
 
 from __future__ import annotations
 
-import ast
-import json
 from typing import Any
 
-from appliance.expressions.filters import NONE_MAGIC_VALUE
-from appliance.parameters import render_template
+from appliance.parameters import cast_text, render_template
 
 RESULTS_KEY = "__results"  # every node's result by node name, also reachable when a var shadows a node
 
@@ -64,32 +61,4 @@ def chain_scope(parameters: dict, results: dict, chain_vars: dict, st2kv: dict, 
 def cast(values: dict, specs: dict) -> dict:
     """Rendered text given its parameter's declared type. Text that does not convert stays text: the child's
     request then refuses it, naming the parameter."""
-    return {name: _cast(value, (specs.get(name) or {}).get("type")) for name, value in values.items()}
-
-
-def _cast(value: Any, kind: Any) -> Any:
-    """Only text is cast: a value that was never a template already has the type the chain author gave it."""
-    if not isinstance(value, str):
-        return value
-    if value == NONE_MAGIC_VALUE:  # the use_none filter's None
-        return None
-    try:
-        if kind in ("object", "array"):
-            return _structure(value)
-        if kind == "integer":
-            return int(value)
-        if kind == "number":
-            return float(value)
-    except (ValueError, SyntaxError, MemoryError, RecursionError):
-        return value
-    if kind == "boolean" and value.lower() in ("true", "false"):
-        return value.lower() == "true"
-    return value
-
-
-def _structure(text: str) -> Any:
-    """JSON, else a Python literal: `{{ list_var }}` renders a list as Python writes it."""
-    try:
-        return json.loads(text)
-    except ValueError:
-        return ast.literal_eval(text)
+    return {name: cast_text(value, (specs.get(name) or {}).get("type")) for name, value in values.items()}

@@ -73,14 +73,19 @@ def test_payload_text_is_never_rendered_as_a_template(ctx):
     assert runner_values["cmd"] == "echo {{ st2kv.system.evil }}"
 
 
-def test_rendered_values_take_the_type_of_their_parameter(ctx):
-    """As StackStorm's enforcer (render_live_params): "{{ trigger... }}" text given to an integer is an integer."""
+@pytest.mark.parametrize("parameter, text, typed", [
+    ("timeout", "7", 7),
+    ("env", '{"SITE": "hpc1"}', {"SITE": "hpc1"}),
+    ("env", "{'SITE': 'hpc1'}", {"SITE": "hpc1"}),  # a dict as Jinja renders a Python one
+])
+def test_rendered_values_take_the_type_of_their_parameter(ctx, parameter, text, typed):
+    """As StackStorm's enforcer (render_live_params): "{{ trigger... }}" text is cast to its parameter's type."""
     _rule(ctx, "typed", {}, {"ref": "core.local",
-                             "parameters": {"cmd": "true", "timeout": "{{ trigger.object.value }}"}})
-    instance = _instance(ctx, "cluster.timeout", "7")
+                             "parameters": {"cmd": "true", parameter: "{{ trigger.object.value }}"}})
+    instance = _instance(ctx, "cluster.value", text)
     _engine(ctx).process(instance["id"])
     [execution] = ctx.executions.coll.find({"trigger_instance.id": instance["id"]})
-    assert execution["parameters"] == {"cmd": "true", "timeout": 7}
+    assert execution["parameters"] == {"cmd": "true", parameter: typed}
 
 
 @pytest.mark.parametrize("action, reason", [
