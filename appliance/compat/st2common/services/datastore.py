@@ -24,7 +24,23 @@ DEFAULT_LIMIT = 100  # StackStorm's api.max_page_size
 HTTP_TIMEOUT = 60
 
 
-class ActionDatastoreService:
+class KeyNames:
+    """How a pack class names its keys: `local` ones are `<pack>.<Class>:<name>`; only the system scope exists
+    (StackStorm's datastore services and their test mock share these rules)."""
+
+    _pack_name: str
+    _class_name: str
+
+    def _local_prefix(self) -> str:
+        return f"{self._pack_name}.{self._class_name}{SEPARATOR}"
+
+    def _full_name(self, name: str, local: bool, scope: str) -> str:
+        if scope != SYSTEM_SCOPE:
+            raise ValueError(f"Scope {scope} is unsupported.")
+        return self._local_prefix() + name if local else name
+
+
+class ActionDatastoreService(KeyNames):
     """Reads and writes datastore keys with the execution's temporary token."""
 
     def __init__(self, logger: logging.Logger, pack_name: str, class_name: str,
@@ -81,14 +97,6 @@ class ActionDatastoreService:
         return True
 
     # -- plumbing --------------------------------------------------------------------------------
-    def _local_prefix(self) -> str:
-        return f"{self._pack_name}.{self._class_name}{SEPARATOR}"
-
-    def _full_name(self, name: str, local: bool, scope: str) -> str:
-        if scope != SYSTEM_SCOPE:
-            raise ValueError(f"Scope {scope} is unsupported.")
-        return self._local_prefix() + name if local else name
-
     def _call(self, method: str, path: str, query: Optional[dict] = None, body: Optional[dict] = None) -> Any:
         if not self._api_url:
             raise RuntimeError("ST2_ACTION_API_URL is not set: the datastore is out of reach.")

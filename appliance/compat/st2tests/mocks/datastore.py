@@ -11,10 +11,9 @@ from __future__ import annotations
 import logging
 from typing import Any, Optional
 
-__all__ = ["MockDatastoreService", "KeyValuePair", "SYSTEM_SCOPE"]
+from st2common.services.datastore import SYSTEM_SCOPE, KeyNames
 
-SYSTEM_SCOPE = "system"
-SEPARATOR = ":"
+__all__ = ["MockDatastoreService", "KeyValuePair", "SYSTEM_SCOPE"]
 
 
 class KeyValuePair:
@@ -27,7 +26,7 @@ class KeyValuePair:
         return f"<KeyValuePair name={self.name!r} value={self.value!r}>"
 
 
-class MockDatastoreService:
+class MockDatastoreService(KeyNames):
     """The datastore of one pack class, kept in memory for the length of a test."""
 
     def __init__(self, logger: Any, pack_name: str, class_name: str, api_username: Optional[str] = None) -> None:
@@ -75,14 +74,6 @@ class MockDatastoreService:
     def delete_value(self, name: str, local: bool = True, scope: str = SYSTEM_SCOPE) -> bool:
         """True when the key existed and is gone, False when there was no such key."""
         return self._datastore_items.pop(self._full_name(name, local, scope), None) is not None
-
-    def _local_prefix(self) -> str:
-        return f"{self._pack_name}.{self._class_name}{SEPARATOR}"
-
-    def _full_name(self, name: str, local: bool, scope: str) -> str:
-        if scope != SYSTEM_SCOPE:
-            raise ValueError(f"Scope {scope} is unsupported.")
-        return self._local_prefix() + name if local else name
 
 
 class DatastoreMethods:
