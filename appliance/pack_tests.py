@@ -70,6 +70,11 @@ class Options:
     timing: bool = False
 
 
+# flag -> (the Options attribute it sets, the value; None: the flag's argument)
+FLAGS = {"-p": ("pack", None), "-f": ("location", None), "-x": ("virtualenv", False), "-j": ("just_tests", True),
+         "-v": ("verbose", True), "-c": ("coverage", True), "-t": ("timing", True)}
+
+
 def parse_options(argv: list[str]) -> Options:
     """StackStorm's flags, read as bash getopts reads ":p:f:xjvct" (grouped, -p<path>, stops at an operand)."""
     try:
@@ -80,20 +85,8 @@ def parse_options(argv: list[str]) -> Options:
         raise Stop(f"Invalid option: -{exc.opt}\n{USAGE}", 2) from None
     options = Options()
     for flag, value in pairs:
-        if flag == "-p":
-            options.pack = value
-        elif flag == "-f":
-            options.location = value
-        elif flag == "-x":
-            options.virtualenv = False
-        elif flag == "-j":
-            options.just_tests = True
-        elif flag == "-v":
-            options.verbose = True
-        elif flag == "-c":
-            options.coverage = True
-        elif flag == "-t":
-            options.timing = True
+        attribute, setting = FLAGS[flag]
+        setattr(options, attribute, value if setting is None else setting)
     if not options.pack:
         raise Stop(USAGE, 2)
     return options
